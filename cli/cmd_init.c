@@ -1,0 +1,132 @@
+/* kith init, kith whoami */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cmds.h"
+#include "proto/hex.h"
+
+static const char init_usage[] = "kith init [--name NAME] [--device LABEL]";
+static const char whoami_usage[] = "kith whoami";
+
+/* The fingerprint people compare: 32 hex digits of BLAKE2b over the public key,
+ * in groups of four. */
+static void fingerprint(const uint8_t pk[KITH_PK_LEN], char out[40])
+{
+  uint8_t h[16];
+  char hex[33];
+  crypto_generichash(h, sizeof h, pk, KITH_PK_LEN, (const uint8_t *)"kith fp", 7);
+  kith_hex_encode(h, sizeof h, hex);
+  size_t at = 0;
+  for (int i = 0; i < 32; i++) {
+    if (i && i % 4 == 0)
+      out[at++] = ' ';
+    out[at++] = hex[i];
+  }
+  out[at] = 0;
+}
+
+static int print_identity(struct cli *cli, kith_txn *txn, const char *intro)
+{
+  struct kith_identity id;
+  char dev[33], pk[65], fp[40], ep[33];
+  int rc = kith_txn_identity(txn, &id);
+  if (rc)
+    return cli_fail(rc, "cannot read this device's identity");
+  kith_hex_encode(id.device_id, sizeof id.device_id, dev);
+  kith_hex_encode(id.pk, sizeof id.pk, pk);
+  kith_hex_encode(id.epoch, sizeof id.epoch, ep);
+  fingerprint(id.pk, fp);
+  if (cli->json) {
+    return cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "name",
+                                    id.name, "device", id.label, "device_id", dev,
+                                    "public_key", pk, "fingerprint", fp, "home",
+                                    cli->home, "epoch", ep, "schema", (int)id.schema));
+  }
+  if (intro)
+    printf("%s\n", intro);
+  printf("name:        %s\n", id.name[0] ? id.name : "(not set)");
+  printf("device:      %s\n", id.label);
+  printf("device id:   %s\n", dev);
+  printf("public key:  %s\n", pk);
+  printf("fingerprint: %s\n", fp);
+  printf("home:        %s\n", cli->home);
+  return 0;
+}
+
+int cmd_init(struct cli *cli, int argc, char **argv)
+{
+  static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+                                       {"device", required_argument, NULL, 'd'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *name = "", *label = NULL;
+  char host[256] = "this device";
+  int c;
+  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'n':
+      name = optarg;
+      break;
+    case 'd':
+      label = optarg;
+      break;
+    case 'h':
+      printf("usage: %s\n\nCreates a kith store in the home folder, with a new key pair "
+             "for this\ndevice. --name is your name as your partners will see it; "
+             "--device labels\nthis device (default: the host name).\n",
+             init_usage);
+      return 0;
+    default:
+      return cli_usage(init_usage, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc)
+    return cli_usage(init_usage, "unexpected argument '%s'", argv[optind]);
+  if (!label) {
+    if (gethostname(host, sizeof host - 1) != 0)
+      snprintf(host, sizeof host, "this device");
+    label = host;
+  }
+  if (!kith_utf8_valid(name, strlen(name)) || !kith_utf8_valid(label, strlen(label)))
+    return cli_fail(KITH_EBADUTF8, "bad --name or --device");
+  if (sodium_init() < 0)
+    return cli_fail(KITH_EIO, "cannot initialise libsodium");
+  struct kith_store_opts o = cli_store_opts();
+  int rc = kith_store_init(cli->home, name, label, &o, &cli->st);
+  if (rc == KITH_EEXISTS)
+    return cli_fail(rc, "%s", cli->home);
+  if (rc)
+    return cli_fail(rc, "cannot create a store in %s", cli->home);
+  kith_txn *txn = NULL;
+  if ((rc = cli_begin(cli, false, &txn)) != 0)
+    return rc;
+  char intro[4200];
+  snprintf(intro, sizeof intro, "Created a kith store in %s", cli->home);
+  rc = print_identity(cli, txn, intro);
+  kith_txn_abort(txn);
+  return rc;
+}
+
+int cmd_whoami(struct cli *cli, int argc, char **argv)
+{
+  if (cli_wants_help(argc, argv)) {
+    printf("usage: %s\n\nPrints your name, this device's label and id, its public key "
+           "and the\nfingerprint that a partner compares when pairing.\n",
+           whoami_usage);
+    return 0;
+  }
+  if (argc != 1)
+    return cli_usage(whoami_usage, "unexpected argument '%s'", argv[1]);
+  kith_txn *txn = NULL;
+  int rc = cli_open(cli);
+  if (rc == 0)
+    rc = cli_begin(cli, false, &txn);
+  if (rc)
+    return rc;
+  rc = print_identity(cli, txn, NULL);
+  kith_txn_abort(txn);
+  return rc;
+}

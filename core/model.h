@@ -1,0 +1,127 @@
+/*
+ * model.h — kith's records and their fields, on top of the store's registers.
+ *
+ * A contact or a note is a record: a kind register (field 0) and one register per
+ * field, or per element of a set field. The field table below fixes each field's
+ * number (stored and, later, shipped: never renumber), its JSON name, its shape and
+ * whether it is private (my own tags and follow-ups, which stay in my `self` space
+ * when the card is shared).
+ *
+ * Shapes:
+ *   TEXT   one text, last writer wins
+ *   DATE   one ISO 8601 date (YYYY-MM-DD, or --MM-DD for a birthday without year)
+ *   TYPED  a set of [value, kind] (emails, phones, links, IM handles); add wins
+ *   TAGS   a set of [tag]; add wins; indexed for `contact list --tag`
+ *   ADDR   a set of addresses [kind, po box, extended, street, locality, region,
+ *          postal code, country], vCard's order
+ *   XMAP   free fields x-NAME, each [name, value]; one register per name
+ *   REF    a record id in hex (a note's contact)
+ *
+ * Element ids are BLAKE2b-128 of the field number and the element's normalised key
+ * (e-mail lowercased, phone digits, tag folded...), keyed with the record id, so
+ * that two devices adding the same e-mail offline address the same element, and a
+ * removed element's tombstone does not spell out the value.
+ */
+#ifndef KITH_MODEL_H
+#define KITH_MODEL_H
+
+#include "core/store.h"
+
+enum kith_shape {
+  KITH_SHAPE_KIND,
+  KITH_SHAPE_TEXT,
+  KITH_SHAPE_DATE,
+  KITH_SHAPE_TYPED,
+  KITH_SHAPE_TAGS,
+  KITH_SHAPE_ADDR,
+  KITH_SHAPE_XMAP,
+  KITH_SHAPE_REF,
+};
+
+enum {
+  KITH_F_KIND = 0,
+  KITH_F_NAME = 1,
+  KITH_F_GIVEN = 2,
+  KITH_F_FAMILY = 3,
+  KITH_F_MIDDLE = 4,
+  KITH_F_PREFIX = 5,
+  KITH_F_SUFFIX = 6,
+  KITH_F_NICKNAME = 7,
+  KITH_F_ORG = 8,
+  KITH_F_TITLE = 9,
+  KITH_F_BIRTHDAY = 10,
+  KITH_F_MET_AT = 11,
+  KITH_F_NEEDS = 12,
+  KITH_F_OFFERS = 13,
+  KITH_F_LAST_CONTACTED = 14,
+  KITH_F_FOLLOW_UP = 15,
+  KITH_F_EMAILS = 16,
+  KITH_F_PHONES = 17,
+  KITH_F_ADDRESSES = 18,
+  KITH_F_LINKS = 19,
+  KITH_F_IMS = 20,
+  KITH_F_TAGS = 21,
+  KITH_F_X = 22,
+  KITH_F_NOTE_CONTACT = 40,
+  KITH_F_NOTE_TEXT = 41,
+};
+
+#define KITH_ADDR_PARTS 8
+#define KITH_TAG_MAX 200   /* bytes; tags are index keys */
+#define KITH_TEXT_FIELD_MAX (64u * 1024u)
+
+struct kith_field {
+  uint8_t id;
+  int kind;              /* the record kind it belongs to */
+  enum kith_shape shape;
+  const char *json;      /* name in JSON and in FIELD=VALUE */
+  const char *alias;     /* another accepted name, or NULL */
+  bool priv;             /* stays in self when the card is shared */
+};
+
+/* Field by JSON name or alias (for kind), or NULL. */
+const struct kith_field *kith_field_by_name(int kind, const char *name);
+/* Field by number, or NULL. */
+const struct kith_field *kith_field_by_id(uint8_t id);
+/* All fields of a kind in table order: *n entries. */
+const struct kith_field *kith_fields(size_t *n);
+
+/* Element id of value in a set field of record ent. KITH_EINVAL if the field is
+ * not a set, KITH_ENOMEM. */
+int kith_elem_id(const uint8_t ent[static KITH_ID_LEN], const struct kith_field *f,
+                 const struct kith_value *v, uint8_t out[static KITH_ID_LEN]) KITH_MUST_CHECK;
+
+/* Checks a value for a field: the right number of parts, valid UTF-8 (already
+ * checked by decoders), sizes, date syntax, tag length. KITH_EBADMSG,
+ * KITH_ETOOBIG, KITH_EINVAL. */
+int kith_value_check(const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
+
+/* Creates a record of kind with a new random id (or with *id if use_id). */
+int kith_record_create(kith_txn *txn, int kind, bool use_id,
+                       uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+/* Sets a one-value field; v NULL clears it. */
+int kith_field_set(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
+                   const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
+/* Adds an element to a set field (or x- field); a no-op if already present with
+ * the same value. */
+int kith_set_add(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
+                 const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
+/* Removes the element with value v's key; KITH_ENOTFOUND if not present. */
+int kith_set_remove(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
+                    const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
+/* Makes the set hold exactly vals[0..n): removes the others, adds the new ones. */
+int kith_set_replace(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
+                     const struct kith_field *f, struct kith_value *const *vals,
+                     size_t n) KITH_MUST_CHECK;
+/* Deletes a record (a tombstone); for a contact, its notes too. */
+int kith_record_delete(kith_txn *txn, const uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+
+/* Creates a note about contact with text; the contact's last_contacted becomes
+ * the note's date if that is later. KITH_EDELETED, KITH_ENOTFOUND for the contact. */
+int kith_note_create(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
+                     const char *text, uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+
+/* Date syntax check: YYYY-MM-DD or --MM-DD, optionally followed by THH:MM[:SS][Z]. */
+bool kith_date_valid(const char *s);
+
+#endif

@@ -1,0 +1,159 @@
+/*
+ * store.h — the local store: one LMDB environment in the kith home folder.
+ *
+ * What it guarantees
+ * - Every change is a register merged by kith_txn_put (proto/reg.h) inside an LMDB
+ *   write transaction; a committed transaction is durable (LMDB's fsync is never
+ *   turned off), so an acknowledged write survives kill -9 and power loss.
+ * - Each register that changes gets the next sequence number of its space, in the
+ *   same transaction, and an entry in the (space, sequence) index; the entry of the
+ *   value it superseded leaves the index. With the store's epoch (random, renewed
+ *   when the store is created or found to be a copy) this is what sync ships: a peer
+ *   remembers (epoch, highest sequence) per space and asks for what follows.
+ * - Merge is kith_reg_merge: the state after any set of changes is the same
+ *   whatever their order or repetition (kith_store_digest proves it in tests).
+ * - A record's tombstone removes all its other registers at once, and any that
+ *   arrive later are dropped: deleted data is not kept.
+ * - Stamps more than KITH_HLC_MAX_SKEW_MS ahead of the local clock are refused.
+ * - The schema version is checked before anything is written: a store from a newer
+ *   kith is refused (KITH_ENEWER) untouched; an older one is migrated on open.
+ *   Readers left behind by a killed process are cleared on open.
+ *
+ * What it does not do: it never reads a clock of its own (the caller passes one in
+ * the options) and never prints.
+ *
+ * Borrowed data: nothing returned here points into the LMDB map; records and
+ * registers are copies the caller frees.
+ */
+#ifndef KITH_STORE_H
+#define KITH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/reg.h"
+
+#define KITH_SCHEMA_VERSION 2
+#define KITH_SPACE_SELF 1u
+#define KITH_PK_LEN 32
+#define KITH_SK_LEN 64
+#define KITH_EPOCH_LEN 16
+#define KITH_TEXT_MAX 256 /* names and labels in the identity */
+
+typedef struct kith_store kith_store;
+typedef struct kith_txn kith_txn;
+
+enum kith_kind { KITH_KIND_CONTACT = 1, KITH_KIND_NOTE = 2 };
+
+struct kith_store_opts {
+  uint64_t (*now_ms)(void); /* wall clock, milliseconds since the epoch */
+  size_t map_size;          /* 0: the default (16 GiB of address space) */
+};
+
+struct kith_identity {
+  char name[KITH_TEXT_MAX];  /* the user's name, may be empty */
+  char label[KITH_TEXT_MAX]; /* this device's label */
+  uint8_t device_id[KITH_DEVICE_ID_LEN];
+  uint8_t pk[KITH_PK_LEN];   /* Ed25519 public key */
+  uint8_t epoch[KITH_EPOCH_LEN];
+  uint32_t schema;
+};
+
+/* Creates a store in home (made 0700 if missing) with a new Ed25519 device key,
+ * and opens it. Errors: KITH_EEXISTS if a store is there, KITH_EIO, KITH_EFULL. */
+int kith_store_init(const char *home, const char *name, const char *label,
+                    const struct kith_store_opts *opts,
+                    kith_store **out) KITH_MUST_CHECK;
+
+/* Opens an existing store, clears stale readers, migrates an older schema.
+ * Errors: KITH_ENOSTORE, KITH_ENEWER, KITH_ECORRUPT, KITH_EREADONLY, KITH_EIO. */
+int kith_store_open(const char *home, const struct kith_store_opts *opts,
+                    kith_store **out) KITH_MUST_CHECK;
+
+/* Closes the store. NULL-safe. Transactions must be finished first. */
+void kith_store_close(kith_store *st);
+
+/* The schema version found in home's store, without opening it for writing;
+ * KITH_ENOSTORE if there is none. For diagnostics and tests. */
+int kith_store_schema(const char *home, uint32_t *out) KITH_MUST_CHECK;
+
+/* Transactions: one writer at a time across all processes (others wait); readers
+ * never block. _commit and _abort free the transaction; _abort is NULL-safe. */
+int kith_txn_begin(kith_store *st, bool write, kith_txn **out) KITH_MUST_CHECK;
+int kith_txn_commit(kith_txn *txn) KITH_MUST_CHECK;
+void kith_txn_abort(kith_txn *txn);
+
+int kith_txn_identity(kith_txn *txn, struct kith_identity *out) KITH_MUST_CHECK;
+/* The device's Ed25519 secret key; the caller wipes it. */
+int kith_txn_secret_key(kith_txn *txn, uint8_t sk[static KITH_SK_LEN]) KITH_MUST_CHECK;
+
+/* A fresh stamp for a local write: this device's id and the next clock value. */
+int kith_txn_stamp(kith_txn *txn, struct kith_stamp *out) KITH_MUST_CHECK;
+
+/* Merges reg (whatever its origin) into the store; sets *changed (may be NULL)
+ * if the state moved. The space of a new register is reg->space (0 means
+ * self). Errors: KITH_EFUTURE (stamp too far ahead; nothing written), KITH_EFULL,
+ * KITH_EIO, KITH_EBADMSG. */
+int kith_txn_put(kith_txn *txn, const struct kith_reg *reg,
+                 bool *changed) KITH_MUST_CHECK;
+
+/* Copies one register out (the caller clears it). KITH_ENOTFOUND if absent. */
+int kith_txn_get(kith_txn *txn, const uint8_t ent[static KITH_ID_LEN],
+                 uint8_t field, const uint8_t *elem,
+                 struct kith_reg *out) KITH_MUST_CHECK;
+
+/* A record: its registers in key order, and what is derived from their stamps. */
+struct kith_record {
+  uint8_t id[KITH_ID_LEN];
+  int kind;                   /* 0 if its kind register has not arrived */
+  bool deleted;               /* a tombstone */
+  struct kith_stamp created;  /* the stamp of its kind register */
+  struct kith_stamp updated;  /* the newest stamp among its registers */
+  size_t n;
+  struct kith_reg *regs;      /* live and removed registers alike */
+};
+
+/* Loads a record. KITH_ENOTFOUND if nothing at all is stored under id. */
+int kith_record_load(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
+                     struct kith_record **out) KITH_MUST_CHECK;
+void kith_record_free(struct kith_record *rec);
+
+/* The one live record of kind whose hex id starts with prefix (1-32 hex digits).
+ * Errors: KITH_EINVAL (not hex), KITH_ENOTFOUND, KITH_EAMBIGUOUS. */
+int kith_record_resolve(kith_txn *txn, int kind, const char *prefix,
+                        uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+
+/* Iterators call cb for each id in index order until cb returns non-zero, which
+ * is then returned. */
+typedef int (*kith_id_cb)(void *arg, const uint8_t id[KITH_ID_LEN]);
+/* Live records of a kind, by id. */
+int kith_kind_each(kith_txn *txn, int kind, kith_id_cb cb, void *arg);
+/* Records carrying tag (compared folded: case and accents ignored). */
+int kith_tag_each(kith_txn *txn, const char *tag, kith_id_cb cb, void *arg);
+/* Notes pointing at a contact. */
+int kith_notes_each(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
+                    kith_id_cb cb, void *arg);
+
+/* Registers of a space in sequence order after seq `after`: what sync ships.
+ * cb gets a copy it must not keep. */
+typedef int (*kith_reg_cb)(void *arg, const struct kith_reg *reg);
+int kith_log_each(kith_txn *txn, uint32_t space, uint64_t after,
+                  kith_reg_cb cb, void *arg);
+/* The highest sequence number given out in a space (0 if none). */
+int kith_txn_seq(kith_txn *txn, uint32_t space, uint64_t *out) KITH_MUST_CHECK;
+
+/* Every register in key order, in canonical form: the replica's whole state. */
+int kith_reg_each(kith_txn *txn, kith_reg_cb cb, void *arg);
+/* BLAKE2b-256 over the canonical form of every register: equal digests, equal
+ * state. */
+int kith_store_digest(kith_txn *txn, uint8_t out[static 32]) KITH_MUST_CHECK;
+
+/* Rebuilds the derived indexes (kinds, tags, notes) from the registers. Used by
+ * migration; safe to run at any time. */
+int kith_txn_reindex(kith_txn *txn) KITH_MUST_CHECK;
+
+/* For tests: sets the recorded schema version. */
+int kith_txn_set_schema(kith_txn *txn, uint32_t version) KITH_MUST_CHECK;
+
+#endif

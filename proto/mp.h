@@ -1,0 +1,28 @@
+/*
+ * mp.h — helpers around msgpack-c for kith's decoders and encoders.
+ *
+ * msgpack-c allocates a container's slots from the count in its header before it
+ * reads the elements, so a 5-byte message can ask for gigabytes. kith_mp_check walks
+ * the message first and refuses any container whose count exceeds the bytes left
+ * (each element needs at least one), any nesting deeper than max_depth, and any
+ * truncated item. Every decoder of peer or file input calls it before unpacking.
+ */
+#ifndef KITH_MP_H
+#define KITH_MP_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* 0 if buf holds exactly one well-bounded msgpack item, else KITH_EBADMSG. */
+int kith_mp_check(const uint8_t *buf, size_t len, int max_depth);
+
+/* Unpacks buf (after kith_mp_check) into u; the caller calls
+ * msgpack_unpacked_destroy(u) in every case. 0 or KITH_EBADMSG. */
+int kith_mp_unpack(const uint8_t *buf, size_t len, int max_depth,
+                   msgpack_unpacked *u);
+
+/* Moves an sbuffer's bytes to the caller (*out, *len): the sbuffer is left empty. */
+void kith_mp_take(msgpack_sbuffer *sb, uint8_t **out, size_t *len);
+
+#endif
