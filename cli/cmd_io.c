@@ -56,19 +56,12 @@ int cmd_import(struct cli *cli, int argc, char **argv)
     return cli_error(EX_NOINPUT_, "cannot read %s: %s", path, strerror(errno));
   if (rc)
     return cli_fail(rc, "cannot read %s", path);
-  size_t skip = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* BOM */
-  json_error_t jerr;
-  json_t *doc = json_loadb(buf + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
-  free(buf);
-  if (!doc)
-    return cli_error(EX_DATAERR_, "%s:%d:%d: not valid JSON: %s (nothing imported)", path,
-                     jerr.line, jerr.column, jerr.text);
   kith_txn *txn = NULL;
   struct kith_import_stats st = {0};
   char err[512] = "";
   if ((rc = cli_open(cli)) != 0 || (rc = cli_begin(cli, true, &txn)) != 0)
     goto out;
-  rc = kith_json_import(txn, doc, &st, err, sizeof err);
+  rc = kith_json_import_text(txn, buf, len, &st, err, sizeof err);
   if (rc) {
     rc = cli_error(cli_exit_code(rc), "%s: %s (nothing imported)", path, err);
     goto out;
@@ -93,7 +86,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
   }
 out:
   kith_txn_abort(txn);
-  json_decref(doc);
+  free(buf);
   return rc;
 }
 

@@ -551,7 +551,7 @@ static int import_record(struct imp *im, int kind, const json_t *obj,
     if (rc && rc != KITH_ENOTFOUND)
       return rc;
   } else {
-    randombytes_buf(id, KITH_ID_LEN);
+    kith_random_id(id);
   }
   if (kind == KITH_KIND_CONTACT) {
     const json_t *name = json_object_get(obj, "name");
@@ -595,6 +595,35 @@ static int import_record(struct imp *im, int kind, const json_t *obj,
   return import_fields(im, kind, id, obj);
 }
 
+/* One contact with its notes: the unit of import. */
+static int import_contact(struct imp *im, const json_t *c, size_t i)
+{
+  uint8_t id[KITH_ID_LEN];
+  im->where = "contacts";
+  im->index = i;
+  int rc = import_record(im, KITH_KIND_CONTACT, c, NULL, id);
+  if (rc)
+    return rc;
+  const json_t *notes = json_object_get(c, "notes");
+  if (!notes)
+    return 0;
+  if (!json_is_array(notes))
+    return fail(im, KITH_EBADMSG, "\"notes\" must be an array");
+  size_t j;
+  json_t *n;
+  char where[64];
+  snprintf(where, sizeof where, "contacts[%zu].notes", i);
+  im->where = where;
+  json_array_foreach(notes, j, n) {
+    uint8_t nid[KITH_ID_LEN];
+    im->index = j;
+    if ((rc = import_record(im, KITH_KIND_NOTE, n, id, nid)) != 0)
+      break;
+  }
+  im->where = "contacts";
+  return rc;
+}
+
 int kith_json_import(kith_txn *txn, const json_t *doc,
                      struct kith_import_stats *stats, char *err, size_t errlen)
 {
@@ -603,6 +632,7 @@ int kith_json_import(kith_txn *txn, const json_t *doc,
   json_t *one = NULL;
   int rc = 0;
   memset(stats, 0, sizeof *stats);
+  err[0] = 0;
   if (json_is_object(doc) && json_object_get(doc, "contacts"))
     list = json_object_get(doc, "contacts");
   else if (json_is_object(doc))
@@ -615,33 +645,158 @@ int kith_json_import(kith_txn *txn, const json_t *doc,
   size_t i;
   json_t *c;
   json_array_foreach(list, i, c) {
-    uint8_t id[KITH_ID_LEN];
-    im.where = "contacts";
-    im.index = i;
-    if ((rc = import_record(&im, KITH_KIND_CONTACT, c, NULL, id)) != 0)
-      break;
-    const json_t *notes = json_object_get(c, "notes");
-    if (!notes)
-      continue;
-    if (!json_is_array(notes)) {
-      rc = fail(&im, KITH_EBADMSG, "\"notes\" must be an array");
-      break;
-    }
-    size_t j;
-    json_t *n;
-    char where[64];
-    snprintf(where, sizeof where, "contacts[%zu].notes", i);
-    im.where = where;
-    json_array_foreach(notes, j, n) {
-      uint8_t nid[KITH_ID_LEN];
-      im.index = j;
-      if ((rc = import_record(&im, KITH_KIND_NOTE, n, id, nid)) != 0)
-        break;
-    }
-    if (rc)
+    if ((rc = import_contact(&im, c, i)) != 0)
       break;
   }
   json_decref(one);
+  if (rc && !err[0])
+    snprintf(err, errlen, "%s", kith_strerror(rc));
+  return rc;
+}
+
+/* ---- streaming ------------------------------------------------------------ */
+
+/* A cursor over the document text; values are parsed one at a time by jansson
+ * (JSON_DISABLE_EOF_CHECK tells how many bytes each took), so memory holds one
+ * contact, not the whole file. */
+struct scan {
+  const char *buf;
+  size_t len, pos;
+  char *err;
+  size_t errlen;
+};
+
+static void skip_ws(struct scan *s)
+{
+  while (s->pos < s->len && (s->buf[s->pos] == ' ' || s->buf[s->pos] == '\n' ||
+                             s->buf[s->pos] == '\r' || s->buf[s->pos] == '\t'))
+    s->pos++;
+}
+
+static int scan_fail(struct scan *s, size_t at, const char *what)
+{
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < at && i < s->len; i++) {
+    if (s->buf[i] == '\n')
+      line++, col = 1;
+    else
+      col++;
+  }
+  snprintf(s->err, s->errlen, "line %zu, column %zu: %s", line, col, what);
+  return KITH_EBADMSG;
+}
+
+static int scan_value(struct scan *s, json_t **out)
+{
+  json_error_t je;
+  skip_ws(s);
+  *out = json_loadb(s->buf + s->pos, s->len - s->pos,
+                    JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                    &je);
+  if (!*out) {
+    char what[200];
+    snprintf(what, sizeof what, "not valid JSON: %s", je.text);
+    return scan_fail(s, s->pos + (size_t)(je.position > 0 ? je.position : 0), what);
+  }
+  s->pos += (size_t)je.position;
+  return 0;
+}
+
+/* Expects c (after white space); 0 if found and skipped. */
+static int scan_char(struct scan *s, char c)
+{
+  skip_ws(s);
+  if (s->pos < s->len && s->buf[s->pos] == c) {
+    s->pos++;
+    return 0;
+  }
+  char what[64];
+  snprintf(what, sizeof what, "expected '%c'", c);
+  return scan_fail(s, s->pos, what);
+}
+
+static bool scan_peek(struct scan *s, char c)
+{
+  skip_ws(s);
+  return s->pos < s->len && s->buf[s->pos] == c;
+}
+
+/* Imports the elements of an array at the cursor, one contact at a time. */
+static int scan_contacts(struct scan *s, struct imp *im)
+{
+  int rc = scan_char(s, '[');
+  size_t i = 0;
+  if (rc || scan_peek(s, ']'))
+    return rc ? rc : scan_char(s, ']');
+  for (;; i++) {
+    json_t *c = NULL;
+    if ((rc = scan_value(s, &c)) != 0)
+      return rc;
+    rc = import_contact(im, c, i);
+    json_decref(c);
+    if (rc)
+      return rc;
+    if (scan_peek(s, ']'))
+      return scan_char(s, ']');
+    if ((rc = scan_char(s, ',')) != 0)
+      return rc;
+  }
+}
+
+int kith_json_import_text(kith_txn *txn, const char *buf, size_t len,
+                          struct kith_import_stats *stats, char *err, size_t errlen)
+{
+  struct scan s = {buf, len, 0, err, errlen};
+  struct imp im = {txn, err, errlen, "contacts", 0, stats};
+  json_t *top = NULL;
+  bool had_contacts = false;
+  int rc;
+  memset(stats, 0, sizeof *stats);
+  err[0] = 0;
+  if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+    s.pos = 3; /* a UTF-8 byte order mark */
+  if (scan_peek(&s, '[')) {
+    rc = scan_contacts(&s, &im);
+  } else if (scan_peek(&s, '{')) {
+    /* An export ({"contacts": [...], ...}) streams its contacts; any other object
+     * is one contact, gathered whole. */
+    top = json_object();
+    rc = top ? scan_char(&s, '{') : KITH_ENOMEM;
+    while (rc == 0 && !scan_peek(&s, '}')) {
+      json_t *key = NULL, *val = NULL;
+      if (json_object_size(top) || had_contacts)
+        if ((rc = scan_char(&s, ',')) != 0)
+          break;
+      if (!scan_peek(&s, '"')) {
+        rc = scan_fail(&s, s.pos, "expected a member name");
+        break;
+      }
+      if ((rc = scan_value(&s, &key)) != 0 || (rc = scan_char(&s, ':')) != 0) {
+        json_decref(key);
+        break;
+      }
+      const char *k = json_string_value(key);
+      if (strcmp(k, "contacts") == 0 && !had_contacts) {
+        had_contacts = true;
+        rc = scan_contacts(&s, &im);
+      } else if (json_object_get(top, k) || strcmp(k, "contacts") == 0) {
+        rc = scan_fail(&s, s.pos, "duplicate member name");
+      } else if ((rc = scan_value(&s, &val)) == 0) {
+        json_object_set_new(top, k, val);
+      }
+      json_decref(key);
+    }
+    if (rc == 0)
+      rc = scan_char(&s, '}');
+    if (rc == 0 && !had_contacts)
+      rc = import_contact(&im, top, 0);
+  } else {
+    rc = scan_fail(&s, s.pos, "expected a kith export, an array of contacts or a contact");
+  }
+  skip_ws(&s);
+  if (rc == 0 && s.pos != s.len)
+    rc = scan_fail(&s, s.pos, "unexpected text after the document");
+  json_decref(top);
   if (rc && !err[0])
     snprintf(err, errlen, "%s", kith_strerror(rc));
   return rc;

@@ -51,6 +51,13 @@ int kith_json_import(kith_txn *txn, const json_t *doc,
                      struct kith_import_stats *stats, char *err,
                      size_t errlen) KITH_MUST_CHECK;
 
+/* The same, reading the document from text (UTF-8, a BOM allowed) one contact at
+ * a time, so that memory holds one contact rather than the whole file. Errors
+ * name the line and column, or the contact, at fault. */
+int kith_json_import_text(kith_txn *txn, const char *buf, size_t len,
+                          struct kith_import_stats *stats, char *err,
+                          size_t errlen) KITH_MUST_CHECK;
+
 /* Sets a contact field from text as a user types it on the command line (the
  * FIELD=VALUE of `kith contact set`): an empty value clears; a set field is set to
  * this one value; "kind:value" gives an e-mail or phone a kind (work, home, cell...);

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fold.h"
 #include "proto/hex.h"
@@ -261,6 +262,24 @@ static int put_local(kith_txn *txn, struct kith_reg *r)
   return rc;
 }
 
+void kith_random_id(uint8_t id[static KITH_ID_LEN])
+{
+  /* randombytes_buf is a system call each time; an import makes 100,000 ids. A
+   * pool refilled from it is as random, and is refilled after a fork so that two
+   * processes never hand out the same bytes. */
+  static _Thread_local uint8_t pool[1024];
+  static _Thread_local size_t left;
+  static _Thread_local pid_t owner;
+  if (left < KITH_ID_LEN || owner != getpid()) {
+    randombytes_buf(pool, sizeof pool);
+    left = sizeof pool;
+    owner = getpid();
+  }
+  left -= KITH_ID_LEN;
+  memcpy(id, pool + left, KITH_ID_LEN);
+  sodium_memzero(pool + left, KITH_ID_LEN);
+}
+
 int kith_record_create(kith_txn *txn, int kind, bool use_id,
                        uint8_t id[static KITH_ID_LEN])
 {
@@ -268,7 +287,7 @@ int kith_record_create(kith_txn *txn, int kind, bool use_id,
   if (!name)
     return KITH_EINVAL;
   if (!use_id)
-    randombytes_buf(id, KITH_ID_LEN);
+    kith_random_id(id);
   struct kith_reg r = {0};
   memcpy(r.ent, id, KITH_ID_LEN);
   r.field = KITH_F_KIND;

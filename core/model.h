@@ -96,6 +96,9 @@ int kith_elem_id(const uint8_t ent[static KITH_ID_LEN], const struct kith_field 
  * KITH_ETOOBIG, KITH_EINVAL. */
 int kith_value_check(const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
 
+/* A new random 128-bit record id. Can't fail. */
+void kith_random_id(uint8_t id[static KITH_ID_LEN]);
+
 /* Creates a record of kind with a new random id (or with *id if use_id). */
 int kith_record_create(kith_txn *txn, int kind, bool use_id,
                        uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;

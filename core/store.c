@@ -18,23 +18,51 @@
  * Layout (LMDB named databases):
  *   meta   "schema" u32, "epoch" 16 bytes, "file" (st_dev, st_ino) of data.mdb,
  *          "hlc" u64, "seq" + space u32 -> u64, "pk", "sk", "device", "name", "label"
- *   regs   ent(16) field(1) [elem(16)]      -> stored register (proto/reg.h)
- *   log    space(4) seq(8), big-endian       -> register key
+ *   recs   ent(16)                          -> stored record (proto/reg.h): all
+ *                                               its registers, each with the
+ *                                               sequence number it last changed at
+ *   log    space(4) seq(8), big-endian       -> ent(16): one entry per record and
+ *                                               space, at the record's newest
+ *                                               sequence in that space
  *   kinds  kind(1) ent(16)                   -> ""        (schema 2)
  *   tags   folded tag, 0, ent(16)            -> ""        (schema 2)
  *   notes  contact(16) note(16)              -> ""        (schema 2)
  * Integers in keys are big-endian so that LMDB's byte order is numeric order.
+ *
+ * Why a record is one value, and the log has one entry per record and space (as
+ * Syncthing keeps one per file, not per block): importing or syncing a contact is
+ * a handful of B-tree writes instead of one per field, and a sync that finds a
+ * record in the log ships all of that record's registers in the space, so a reader
+ * that stops part-way through a sync never skips a change it has not received.
+ *
+ * Within a write transaction the record last touched is held decoded (t->cur) and
+ * written back when another record is touched, before any read of the database,
+ * and at commit: a contact written field by field is encoded once.
  * Schema 1 had no derived indexes; migration to 2 builds them (kith_txn_reindex).
  */
 
 #define DEFAULT_MAP_SIZE ((size_t)16 << 30)
-#define REGKEY_MAX (KITH_ID_LEN + 1 + KITH_ID_LEN)
 
 struct kith_store {
   MDB_env *env;
-  MDB_dbi meta, regs, log, kinds, tags, notes;
+  MDB_dbi meta, recs, log, kinds, tags, notes;
   uint64_t (*now_ms)(void);
   uint8_t device_id[KITH_DEVICE_ID_LEN];
+};
+
+#define SEQ_SLOTS 8
+
+/* The record being written, decoded. */
+struct cur {
+  bool valid, dirty;
+  uint8_t ent[KITH_ID_LEN];
+  struct kith_reg *regs;
+  size_t n, cap;
+  /* newest sequence per space when loaded: the log entries it had */
+  uint32_t sp[SEQ_SLOTS];
+  uint64_t was[SEQ_SLOTS];
+  uint64_t now[SEQ_SLOTS]; /* the sequence this session's changes got, or 0 */
+  int nsp;
 };
 
 struct kith_txn {
@@ -43,6 +71,11 @@ struct kith_txn {
   bool write;
   bool have_hlc;
   uint64_t hlc;  /* this transaction's clock; written back on commit */
+  /* sequence counters per space, read once, written back on commit */
+  uint32_t seq_sp[SEQ_SLOTS];
+  uint64_t seq_v[SEQ_SLOTS];
+  int nseq;
+  struct cur cur;
 };
 
 /* The kind register holds the kind's name: readable in dumps, fixed in tests. */
@@ -189,7 +222,7 @@ static int open_dbis(kith_txn *t, unsigned flags)
   kith_store *st = t->st;
   int rc = mdb_dbi_open(t->txn, "meta", flags, &st->meta);
   if (rc == 0)
-    rc = mdb_dbi_open(t->txn, "regs", flags, &st->regs);
+    rc = mdb_dbi_open(t->txn, "recs", flags, &st->recs);
   if (rc == 0)
     rc = mdb_dbi_open(t->txn, "log", flags, &st->log);
   if (rc == 0)
@@ -435,15 +468,25 @@ int kith_txn_begin(kith_store *st, bool write, kith_txn **out)
   return raw_begin(st, write, out);
 }
 
+static int flush(kith_txn *t);
+static void cur_reset(struct cur *c);
+
 int kith_txn_commit(kith_txn *t)
 {
-  int rc = 0;
-  if (t->write && t->have_hlc)
+  int rc = flush(t);
+  if (rc == 0 && t->write && t->have_hlc)
     rc = meta_put_u64(t, "hlc", t->hlc);
+  for (int i = 0; rc == 0 && i < t->nseq; i++) {
+    char k[16];
+    seq_key(k, t->seq_sp[i]);
+    rc = meta_put_u64(t, k, t->seq_v[i]);
+  }
   if (rc) {
     kith_txn_abort(t);
     return rc;
   }
+  cur_reset(&t->cur);
+  free(t->cur.regs);
   rc = mdb_txn_commit(t->txn);
   free(t);
   return map_err(rc);
@@ -453,6 +496,8 @@ void kith_txn_abort(kith_txn *t)
 {
   if (!t)
     return;
+  cur_reset(&t->cur);
+  free(t->cur.regs);
   mdb_txn_abort(t->txn);
   free(t);
 }
@@ -516,65 +561,218 @@ int kith_txn_stamp(kith_txn *t, struct kith_stamp *out)
   return 0;
 }
 
-int kith_txn_seq(kith_txn *t, uint32_t space, uint64_t *out)
+/* The counter slot of a space, read from meta on first use. */
+static int seq_slot(kith_txn *t, uint32_t space, int *slot)
 {
+  for (int i = 0; i < t->nseq; i++)
+    if (t->seq_sp[i] == space) {
+      *slot = i;
+      return 0;
+    }
+  if (t->nseq == SEQ_SLOTS)
+    return KITH_ETOOBIG; /* more spaces in one transaction than kith uses */
   char k[16];
+  uint64_t v;
   seq_key(k, space);
-  int rc = meta_get_u64(t, k, out);
+  int rc = meta_get_u64(t, k, &v);
   if (rc == KITH_ENOTFOUND)
-    *out = 0, rc = 0;
-  return rc;
-}
-
-/* ---- registers ----------------------------------------------------------- */
-
-static size_t reg_key(const struct kith_reg *r, uint8_t k[REGKEY_MAX])
-{
-  memcpy(k, r->ent, KITH_ID_LEN);
-  k[KITH_ID_LEN] = r->field;
-  if (!r->has_elem)
-    return KITH_ID_LEN + 1;
-  memcpy(k + KITH_ID_LEN + 1, r->elem, KITH_ID_LEN);
-  return REGKEY_MAX;
-}
-
-/* Fills r's address from a register key. */
-static int key_to_reg(const MDB_val *k, struct kith_reg *r)
-{
-  if (k->mv_size != KITH_ID_LEN + 1 && k->mv_size != REGKEY_MAX)
-    return KITH_ECORRUPT;
-  const uint8_t *p = k->mv_data;
-  memcpy(r->ent, p, KITH_ID_LEN);
-  r->field = p[KITH_ID_LEN];
-  r->has_elem = k->mv_size == REGKEY_MAX;
-  if (r->has_elem)
-    memcpy(r->elem, p + KITH_ID_LEN + 1, KITH_ID_LEN);
-  else
-    memset(r->elem, 0, KITH_ID_LEN);
+    v = 0, rc = 0;
+  if (rc)
+    return rc;
+  *slot = t->nseq++;
+  t->seq_sp[*slot] = space;
+  t->seq_v[*slot] = v;
   return 0;
 }
 
-static int decode_at(const MDB_val *k, const MDB_val *v, struct kith_reg *r)
+int kith_txn_seq(kith_txn *t, uint32_t space, uint64_t *out)
 {
-  int rc = kith_reg_decode_stored(v->mv_data, v->mv_size, r);
+  int slot, rc = seq_slot(t, space, &slot);
+  if (rc == 0)
+    *out = t->seq_v[slot];
+  return rc;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static void cur_reset(struct cur *c)
+{
+  for (size_t i = 0; i < c->n; i++)
+    kith_reg_clear(&c->regs[i]);
+  c->n = 0;
+  c->nsp = 0;
+  c->valid = c->dirty = false;
+}
+
+/* Decodes the stored record of ent; KITH_ENOTFOUND if there is none. */
+static int read_record(kith_txn *t, const uint8_t ent[KITH_ID_LEN],
+                       struct kith_reg **regs, size_t *n)
+{
+  MDB_val key = {KITH_ID_LEN, (void *)ent}, val;
+  int rc = mdb_get(t->txn, t->st->recs, &key, &val);
   if (rc)
-    return rc == KITH_ENOMEM ? rc : KITH_ECORRUPT;
-  return key_to_reg(k, r);
+    return map_err(rc);
+  rc = kith_rec_decode(val.mv_data, val.mv_size, ent, regs, n);
+  return rc == KITH_EBADMSG ? KITH_ECORRUPT : rc;
+}
+
+static int cur_space(struct cur *c, uint32_t space)
+{
+  for (int i = 0; i < c->nsp; i++)
+    if (c->sp[i] == space)
+      return i;
+  if (c->nsp == SEQ_SLOTS)
+    return -1;
+  c->sp[c->nsp] = space;
+  c->was[c->nsp] = c->now[c->nsp] = 0;
+  return c->nsp++;
+}
+
+/* Writes the held record back, with its log entries. */
+static int flush(kith_txn *t)
+{
+  struct cur *c = &t->cur;
+  int rc = 0;
+  if (!c->valid || !c->dirty)
+    return 0;
+  uint64_t after[SEQ_SLOTS] = {0};
+  for (size_t i = 0; i < c->n; i++) {
+    int s = cur_space(c, c->regs[i].space);
+    if (s < 0)
+      return KITH_ETOOBIG;
+    if (c->regs[i].seq > after[s])
+      after[s] = c->regs[i].seq;
+  }
+  for (int s = 0; rc == 0 && s < c->nsp; s++) {
+    uint8_t lk[12];
+    if (after[s] == c->was[s])
+      continue;
+    be_put(lk, c->sp[s], 4);
+    if (c->was[s]) {
+      be_put(lk + 4, c->was[s], 8);
+      MDB_val key = {12, lk};
+      int d = mdb_del(t->txn, t->st->log, &key, NULL);
+      rc = d == MDB_NOTFOUND ? 0 : map_err(d);
+    }
+    if (rc == 0 && after[s]) {
+      be_put(lk + 4, after[s], 8);
+      MDB_val key = {12, lk}, val = {KITH_ID_LEN, c->ent};
+      rc = map_err(mdb_put(t->txn, t->st->log, &key, &val, 0));
+    }
+    c->was[s] = after[s];
+  }
+  if (rc)
+    return rc;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if ((rc = kith_rec_encode(c->regs, c->n, &buf, &len)) != 0)
+    return rc;
+  MDB_val key = {KITH_ID_LEN, c->ent}, val = {len, buf};
+  rc = map_err(mdb_put(t->txn, t->st->recs, &key, &val, 0));
+  free(buf);
+  if (rc == 0)
+    c->dirty = false;
+  return rc;
+}
+
+/* Makes the held record ent's (empty if it has none yet). */
+static int hold(kith_txn *t, const uint8_t ent[KITH_ID_LEN])
+{
+  struct cur *c = &t->cur;
+  if (c->valid && memcmp(c->ent, ent, KITH_ID_LEN) == 0)
+    return 0;
+  int rc = flush(t);
+  if (rc)
+    return rc;
+  cur_reset(c);
+  struct kith_reg *regs = NULL;
+  size_t n = 0;
+  rc = read_record(t, ent, &regs, &n);
+  if (rc && rc != KITH_ENOTFOUND)
+    return rc;
+  free(c->regs);
+  c->regs = regs;
+  c->n = c->cap = n;
+  memcpy(c->ent, ent, KITH_ID_LEN);
+  for (size_t i = 0; i < n; i++) {
+    int s = cur_space(c, regs[i].space);
+    if (s < 0)
+      return KITH_ECORRUPT;
+    if (regs[i].seq > c->was[s])
+      c->was[s] = regs[i].seq;
+  }
+  c->valid = true;
+  return 0;
+}
+
+/* Index of the register addressed like key in regs (sorted), or where it goes. */
+static size_t find(const struct kith_reg *regs, size_t n, const struct kith_reg *key,
+                   bool *found)
+{
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int cmp = kith_reg_addr_cmp(&regs[mid], key);
+    if (cmp == 0) {
+      *found = true;
+      return mid;
+    }
+    if (cmp < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = false;
+  return lo;
+}
+
+/* The sequence number that changes in space get in this session of the held
+ * record: the space's next number, taken once. */
+static int session_seq(kith_txn *t, uint32_t space, uint64_t *out)
+{
+  struct cur *c = &t->cur;
+  int s = cur_space(c, space), slot;
+  if (s < 0)
+    return KITH_ETOOBIG;
+  if (!c->now[s]) {
+    int rc = seq_slot(t, space, &slot);
+    if (rc)
+      return rc;
+    c->now[s] = ++t->seq_v[slot];
+  }
+  *out = c->now[s];
+  return 0;
 }
 
 int kith_txn_get(kith_txn *t, const uint8_t ent[static KITH_ID_LEN],
                  uint8_t field, const uint8_t *elem, struct kith_reg *out)
 {
-  uint8_t k[REGKEY_MAX];
-  memcpy(k, ent, KITH_ID_LEN);
-  k[KITH_ID_LEN] = field;
+  struct kith_reg key = {.field = field, .has_elem = elem != NULL};
+  struct kith_reg *regs;
+  size_t n, i;
+  bool found;
+  int rc;
   if (elem)
-    memcpy(k + KITH_ID_LEN + 1, elem, KITH_ID_LEN);
-  MDB_val key = {elem ? REGKEY_MAX : KITH_ID_LEN + 1, k}, val;
-  int rc = mdb_get(t->txn, t->st->regs, &key, &val);
-  if (rc)
-    return map_err(rc);
-  return decode_at(&key, &val, out);
+    memcpy(key.elem, elem, KITH_ID_LEN);
+  if (t->write) {
+    if ((rc = hold(t, ent)) != 0)
+      return rc;
+    i = find(t->cur.regs, t->cur.n, &key, &found);
+    return found ? kith_reg_copy(out, &t->cur.regs[i]) : KITH_ENOTFOUND;
+  }
+  if ((rc = read_record(t, ent, &regs, &n)) != 0)
+    return rc;
+  i = find(regs, n, &key, &found);
+  rc = KITH_ENOTFOUND;
+  if (found) {
+    *out = regs[i]; /* moves the value out */
+    regs[i].val = NULL;
+    rc = 0;
+  }
+  for (size_t j = 0; j < n; j++)
+    kith_reg_clear(&regs[j]);
+  free(regs);
+  return rc;
 }
 
 /* ---- derived indexes ----------------------------------------------------- */
@@ -652,95 +850,30 @@ static int index_reg(kith_txn *t, const struct kith_reg *r, bool add)
   return 0;
 }
 
-static int log_key(uint8_t k[12], uint32_t space, uint64_t seq)
+/* After a tombstone: every other register of the held record goes. */
+static int purge_held(kith_txn *t)
 {
-  be_put(k, space, 4);
-  be_put(k + 4, seq, 8);
-  return 0;
-}
-
-/* Removes a stored register and everything that points at it. */
-static int drop_reg(kith_txn *t, MDB_cursor *c, const struct kith_reg *old)
-{
-  uint8_t lk[12];
-  log_key(lk, old->space, old->seq);
-  int rc = idx_del(t, t->st->log, lk, 12);
-  if (rc == 0)
-    rc = index_reg(t, old, false);
-  if (rc == 0)
-    rc = map_err(mdb_cursor_del(c, 0));
-  return rc;
-}
-
-/* Writes r (its state final) as the register's new state with the next sequence
- * number of its space; old (may be NULL) is what it replaces. */
-static int store_reg(kith_txn *t, struct kith_reg *r, const struct kith_reg *old)
-{
-  uint8_t k[REGKEY_MAX], lk[12];
-  char sk[16];
-  uint64_t seq;
-  int rc;
-  if (old) {
-    log_key(lk, old->space, old->seq);
-    if ((rc = idx_del(t, t->st->log, lk, 12)) != 0 ||
-        (rc = index_reg(t, old, false)) != 0)
-      return rc;
-  }
-  if ((rc = kith_txn_seq(t, r->space, &seq)) != 0)
-    return rc;
-  r->seq = ++seq;
-  seq_key(sk, r->space);
-  if ((rc = meta_put_u64(t, sk, seq)) != 0)
-    return rc;
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  if ((rc = kith_reg_encode_stored(r, &buf, &len)) != 0)
-    return rc;
-  size_t kn = reg_key(r, k);
-  MDB_val key = {kn, k}, val = {len, buf};
-  rc = map_err(mdb_put(t->txn, t->st->regs, &key, &val, 0));
-  free(buf);
-  if (rc)
-    return rc;
-  log_key(lk, r->space, r->seq);
-  MDB_val lkey = {12, lk}, lval = {kn, k};
-  if ((rc = map_err(mdb_put(t->txn, t->st->log, &lkey, &lval, 0))) != 0)
-    return rc;
-  return index_reg(t, r, true);
-}
-
-/* After a tombstone: every other register of the record goes. */
-static int purge_record(kith_txn *t, const uint8_t ent[KITH_ID_LEN])
-{
-  MDB_cursor *c = NULL;
-  uint8_t k[KITH_ID_LEN + 1];
-  memcpy(k, ent, KITH_ID_LEN);
-  k[KITH_ID_LEN] = KITH_F_KIND + 1;
-  int rc = map_err(mdb_cursor_open(t->txn, t->st->regs, &c));
-  while (rc == 0) {
-    MDB_val key = {sizeof k, k}, val;
-    int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-    if (m == MDB_NOTFOUND || (m == 0 && (key.mv_size < KITH_ID_LEN ||
-                                         memcmp(key.mv_data, ent, KITH_ID_LEN) != 0)))
-      break;
-    if (m) {
-      rc = map_err(m);
-      break;
+  struct cur *c = &t->cur;
+  size_t keep = 0;
+  int rc = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    struct kith_reg *r = &c->regs[i];
+    if (r->field == KITH_F_KIND && !r->has_elem) {
+      c->regs[keep++] = *r;
+      continue;
     }
-    struct kith_reg old = {0};
-    rc = decode_at(&key, &val, &old);
     if (rc == 0)
-      rc = drop_reg(t, c, &old);
-    kith_reg_clear(&old);
+      rc = index_reg(t, r, false);
+    kith_reg_clear(r);
   }
-  mdb_cursor_close(c);
+  c->n = keep;
+  c->dirty = true;
   return rc;
 }
 
 int kith_txn_put(kith_txn *t, const struct kith_reg *in, bool *changed)
 {
-  bool moved = false;
-  struct kith_reg cur = {0}, kind = {0};
+  bool moved = false, found;
   int rc;
   if (changed)
     *changed = false;
@@ -754,44 +887,56 @@ int kith_txn_put(kith_txn *t, const struct kith_reg *in, bool *changed)
   if ((rc = kith_hlc_observe(h, in->stamp.hlc, now, &h)) != 0 ||
       (rc = kith_hlc_observe(h, in->rem.hlc, now, &h)) != 0)
     return rc;
+  if ((rc = hold(t, in->ent)) != 0)
+    return rc;
   t->hlc = h;
+  struct cur *c = &t->cur;
+  bool is_kind = in->field == KITH_F_KIND && !in->has_elem;
 
   /* Nothing is kept for a deleted record but its tombstone. */
-  if (!(in->field == KITH_F_KIND && !in->has_elem)) {
-    rc = kith_txn_get(t, in->ent, KITH_F_KIND, NULL, &kind);
-    bool dead = rc == 0 && kind.val == NULL;
-    kith_reg_clear(&kind);
-    if (rc && rc != KITH_ENOTFOUND)
-      return rc;
-    if (dead)
-      return 0;
-  }
+  if (!is_kind && c->n && c->regs[0].field == KITH_F_KIND && !c->regs[0].has_elem &&
+      c->regs[0].val == NULL)
+    return 0;
 
-  rc = kith_txn_get(t, in->ent, in->field, in->has_elem ? in->elem : NULL, &cur);
-  if (rc == KITH_ENOTFOUND) {
-    if ((rc = kith_reg_copy(&cur, in)) != 0)
-      return rc;
-    if (cur.has_elem && kith_stamp_cmp(&cur.stamp, &cur.rem) <= 0) {
-      kith_value_free(cur.val); /* arrived already removed: no value to keep */
-      cur.val = NULL;
+  size_t at = find(c->regs, c->n, in, &found);
+  struct kith_reg old = {0};
+  if (!found) {
+    if (c->n == c->cap) {
+      size_t cap = c->cap ? c->cap * 2 : 8;
+      struct kith_reg *nr = realloc(c->regs, cap * sizeof *nr);
+      if (!nr)
+        return KITH_ENOMEM;
+      c->regs = nr, c->cap = cap;
     }
-    cur.space = in->space ? in->space : KITH_SPACE_SELF;
-    rc = store_reg(t, &cur, NULL);
+    struct kith_reg fresh;
+    if ((rc = kith_reg_copy(&fresh, in)) != 0)
+      return rc;
+    if (fresh.has_elem && kith_stamp_cmp(&fresh.stamp, &fresh.rem) <= 0) {
+      kith_value_free(fresh.val); /* arrived already removed: no value to keep */
+      fresh.val = NULL;
+    }
+    fresh.space = in->space ? in->space : KITH_SPACE_SELF;
+    memmove(&c->regs[at + 1], &c->regs[at], (c->n - at) * sizeof *c->regs);
+    c->regs[at] = fresh;
+    c->n++;
     moved = true;
-  } else if (rc == 0) {
-    struct kith_reg old;
-    if ((rc = kith_reg_copy(&old, &cur)) != 0)
+  } else {
+    struct kith_reg *cur = &c->regs[at];
+    if ((rc = kith_reg_copy(&old, cur)) != 0)
+      return rc;
+    if ((rc = kith_reg_merge(cur, in, &moved)) != 0 || !moved)
       goto out;
-    rc = kith_reg_merge(&cur, in, &moved);
-    if (rc == 0 && moved)
-      rc = store_reg(t, &cur, &old);
-    kith_reg_clear(&old);
+    if ((rc = index_reg(t, &old, false)) != 0)
+      goto out;
   }
-  if (rc == 0 && moved && cur.field == KITH_F_KIND && !cur.has_elem &&
-      cur.val == NULL)
-    rc = purge_record(t, cur.ent);
+  struct kith_reg *r = &c->regs[at];
+  c->dirty = true;
+  if ((rc = session_seq(t, r->space, &r->seq)) != 0 || (rc = index_reg(t, r, true)) != 0)
+    goto out;
+  if (is_kind && r->val == NULL)
+    rc = purge_held(t);
 out:
-  kith_reg_clear(&cur);
+  kith_reg_clear(&old);
   if (rc == 0 && changed)
     *changed = moved;
   return rc;
@@ -812,34 +957,27 @@ void kith_record_free(struct kith_record *rec)
 int kith_record_load(kith_txn *t, const uint8_t id[static KITH_ID_LEN],
                      struct kith_record **out)
 {
-  MDB_cursor *c = NULL;
-  MDB_val key = {KITH_ID_LEN, (void *)id}, val;
   struct kith_record *rec = calloc(1, sizeof *rec);
-  size_t cap = 0;
   int rc;
   if (!rec)
     return KITH_ENOMEM;
   memcpy(rec->id, id, KITH_ID_LEN);
-  if ((rc = map_err(mdb_cursor_open(t->txn, t->st->regs, &c))) != 0)
-    goto out;
-  int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-  for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-    if (key.mv_size < KITH_ID_LEN || memcmp(key.mv_data, id, KITH_ID_LEN) != 0)
-      break;
-    if (rec->n == cap) {
-      size_t ncap = cap ? cap * 2 : 16;
-      struct kith_reg *nr = realloc(rec->regs, ncap * sizeof *nr);
-      if (!nr) {
-        rc = KITH_ENOMEM;
-        goto out;
-      }
-      rec->regs = nr, cap = ncap;
-    }
-    struct kith_reg *r = &rec->regs[rec->n];
-    memset(r, 0, sizeof *r);
-    if ((rc = decode_at(&key, &val, r)) != 0)
-      goto out;
-    rec->n++;
+  if (t->write) {
+    if ((rc = hold(t, id)) == 0 && t->cur.n == 0)
+      rc = KITH_ENOTFOUND;
+    if (rc == 0 && !(rec->regs = calloc(t->cur.n, sizeof *rec->regs)))
+      rc = KITH_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < t->cur.n; i++, rec->n++)
+      rc = kith_reg_copy(&rec->regs[i], &t->cur.regs[i]);
+  } else {
+    rc = read_record(t, id, &rec->regs, &rec->n);
+  }
+  if (rc) {
+    kith_record_free(rec);
+    return rc;
+  }
+  for (size_t i = 0; i < rec->n; i++) {
+    const struct kith_reg *r = &rec->regs[i];
     if (r->field == KITH_F_KIND && !r->has_elem) {
       rec->created = r->stamp;
       rec->deleted = r->val == NULL;
@@ -848,20 +986,8 @@ int kith_record_load(kith_txn *t, const uint8_t id[static KITH_ID_LEN],
     if (kith_stamp_cmp(&r->stamp, &rec->updated) > 0)
       rec->updated = r->stamp;
   }
-  if (m != 0 && m != MDB_NOTFOUND) {
-    rc = map_err(m);
-    goto out;
-  }
-  if (rec->n == 0) {
-    rc = KITH_ENOTFOUND;
-    goto out;
-  }
   *out = rec;
-  rec = NULL;
-out:
-  mdb_cursor_close(c);
-  kith_record_free(rec);
-  return rc;
+  return 0;
 }
 
 static int each_prefix(kith_txn *t, MDB_dbi dbi, const uint8_t *prefix,
@@ -869,7 +995,10 @@ static int each_prefix(kith_txn *t, MDB_dbi dbi, const uint8_t *prefix,
 {
   MDB_cursor *c = NULL;
   MDB_val key = {plen, (void *)prefix}, val;
-  int rc = map_err(mdb_cursor_open(t->txn, dbi, &c));
+  int rc = flush(t);
+  if (rc)
+    return rc;
+  rc = map_err(mdb_cursor_open(t->txn, dbi, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
@@ -950,7 +1079,10 @@ int kith_record_resolve(kith_txn *t, int kind, const char *prefix,
   MDB_cursor *c = NULL;
   MDB_val key = {sizeof lo, lo}, val;
   int found = 0;
-  int rc = map_err(mdb_cursor_open(t->txn, t->st->kinds, &c));
+  int rc = flush(t);
+  if (rc)
+    return rc;
+  rc = map_err(mdb_cursor_open(t->txn, t->st->kinds, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
@@ -967,27 +1099,53 @@ int kith_record_resolve(kith_txn *t, int kind, const char *prefix,
   return found == 0 ? KITH_ENOTFOUND : found > 1 ? KITH_EAMBIGUOUS : 0;
 }
 
+/* Calls cb for each register of a decoded record (in space, unless space is 0). */
+static int emit(const struct kith_reg *regs, size_t n, uint32_t space, kith_reg_cb cb,
+                void *arg)
+{
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (!space || regs[i].space == space)
+      rc = cb(arg, &regs[i]);
+  return rc;
+}
+
+static void free_regs(struct kith_reg *regs, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    kith_reg_clear(&regs[i]);
+  free(regs);
+}
+
 int kith_log_each(kith_txn *t, uint32_t space, uint64_t after, kith_reg_cb cb,
                   void *arg)
 {
   MDB_cursor *c = NULL;
   uint8_t lk[12];
-  log_key(lk, space, after + 1);
+  be_put(lk, space, 4);
+  be_put(lk + 4, after + 1, 8);
   MDB_val key = {12, lk}, val;
-  int rc = map_err(mdb_cursor_open(t->txn, t->st->log, &c));
+  int rc = flush(t);
+  if (rc == 0)
+    rc = map_err(mdb_cursor_open(t->txn, t->st->log, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
   for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
     if (key.mv_size != 12 || be_get(key.mv_data, 4) != space)
       break;
-    MDB_val rk = val, rv;
-    struct kith_reg r = {0};
-    if ((rc = map_err(mdb_get(t->txn, t->st->regs, &rk, &rv))) != 0)
+    struct kith_reg *regs = NULL;
+    size_t n = 0;
+    if (val.mv_size != KITH_ID_LEN) {
+      rc = KITH_ECORRUPT;
       break;
-    if ((rc = decode_at(&rk, &rv, &r)) == 0)
-      rc = cb(arg, &r);
-    kith_reg_clear(&r);
+    }
+    uint8_t ent[KITH_ID_LEN];
+    memcpy(ent, val.mv_data, KITH_ID_LEN);
+    if ((rc = read_record(t, ent, &regs, &n)) != 0)
+      break;
+    rc = emit(regs, n, space, cb, arg);
+    free_regs(regs, n);
     if (rc)
       break;
   }
@@ -1001,15 +1159,26 @@ int kith_reg_each(kith_txn *t, kith_reg_cb cb, void *arg)
 {
   MDB_cursor *c = NULL;
   MDB_val key, val;
-  int rc = map_err(mdb_cursor_open(t->txn, t->st->regs, &c));
+  int rc = flush(t);
+  if (rc == 0)
+    rc = map_err(mdb_cursor_open(t->txn, t->st->recs, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_FIRST);
   for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-    struct kith_reg r = {0};
-    if ((rc = decode_at(&key, &val, &r)) == 0)
-      rc = cb(arg, &r);
-    kith_reg_clear(&r);
+    struct kith_reg *regs = NULL;
+    size_t n = 0;
+    if (key.mv_size != KITH_ID_LEN) {
+      rc = KITH_ECORRUPT;
+      break;
+    }
+    rc = kith_rec_decode(val.mv_data, val.mv_size, key.mv_data, &regs, &n);
+    if (rc) {
+      rc = rc == KITH_EBADMSG ? KITH_ECORRUPT : rc;
+      break;
+    }
+    rc = emit(regs, n, 0, cb, arg);
+    free_regs(regs, n);
     if (rc)
       break;
   }

@@ -226,18 +226,45 @@ static int finish(msgpack_sbuffer *sb, int e, uint8_t **out, size_t *len)
   return 0;
 }
 
+static int pack_stored(msgpack_packer *pk, const struct kith_reg *r)
+{
+  int e = msgpack_pack_array(pk, 7);
+  e |= msgpack_pack_uint64(pk, r->seq);
+  e |= msgpack_pack_uint32(pk, r->space);
+  e |= pack_stamp(pk, &r->stamp, false);
+  e |= pack_stamp(pk, &r->rem, true);
+  return e | pack_value(pk, r->val);
+}
+
 int kith_reg_encode_stored(const struct kith_reg *r, uint8_t **out, size_t *len)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  int e = msgpack_pack_array(&pk, 7);
-  e |= msgpack_pack_uint64(&pk, r->seq);
-  e |= msgpack_pack_uint32(&pk, r->space);
-  e |= pack_stamp(&pk, &r->stamp, false);
-  e |= pack_stamp(&pk, &r->rem, true);
-  e |= pack_value(&pk, r->val);
+  return finish(&sb, pack_stored(&pk, r), out, len);
+}
+
+int kith_rec_encode(const struct kith_reg *regs, size_t n, uint8_t **out,
+                    size_t *len)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  int e = msgpack_pack_array(&pk, n);
+  for (size_t i = 0; i < n; i++) {
+    const struct kith_reg *r = &regs[i];
+    e |= msgpack_pack_array(&pk, 3);
+    e |= msgpack_pack_uint8(&pk, r->field);
+    if (r->has_elem) {
+      e |= msgpack_pack_bin(&pk, KITH_ID_LEN);
+      e |= msgpack_pack_bin_body(&pk, r->elem, KITH_ID_LEN);
+    } else {
+      e |= msgpack_pack_nil(&pk);
+    }
+    e |= pack_stored(&pk, r);
+  }
   return finish(&sb, e, out, len);
 }
 
@@ -332,27 +359,92 @@ bad:
   return KITH_EBADMSG;
 }
 
-int kith_reg_decode_stored(const uint8_t *buf, size_t len, struct kith_reg *r)
+static int get_stored(const msgpack_object *o, struct kith_reg *r)
 {
-  msgpack_unpacked u;
   uint64_t x;
-  int rc = kith_mp_unpack(buf, len, 4, &u);
   r->val = NULL;
-  if (rc)
-    goto out;
-  rc = KITH_EBADMSG;
-  const msgpack_object *o = &u.data;
   if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 7)
-    goto out;
+    return KITH_EBADMSG;
   const msgpack_object *a = o->via.array.ptr;
   if (get_uint(&a[0], UINT64_MAX, &r->seq) || get_uint(&a[1], UINT32_MAX, &x))
-    goto out;
+    return KITH_EBADMSG;
   r->space = (uint32_t)x;
   if (get_stamp(&a[2], &a[3], false, &r->stamp) ||
       get_stamp(&a[4], &a[5], true, &r->rem))
+    return KITH_EBADMSG;
+  return get_value(&a[6], &r->val);
+}
+
+int kith_reg_decode_stored(const uint8_t *buf, size_t len, struct kith_reg *r)
+{
+  msgpack_unpacked u;
+  int rc = kith_mp_unpack(buf, len, 4, &u);
+  r->val = NULL;
+  if (rc == 0)
+    rc = get_stored(&u.data, r);
+  msgpack_unpacked_destroy(&u);
+  return rc;
+}
+
+int kith_reg_addr_cmp(const struct kith_reg *a, const struct kith_reg *b)
+{
+  if (a->field != b->field)
+    return a->field < b->field ? -1 : 1;
+  if (a->has_elem != b->has_elem)
+    return a->has_elem ? 1 : -1;
+  return a->has_elem ? memcmp(a->elem, b->elem, KITH_ID_LEN) : 0;
+}
+
+int kith_rec_decode(const uint8_t *buf, size_t len,
+                    const uint8_t ent[KITH_ID_LEN], struct kith_reg **out,
+                    size_t *n)
+{
+  msgpack_unpacked u;
+  struct kith_reg *regs = NULL;
+  size_t k = 0, cnt = 0;
+  int rc = kith_mp_unpack(buf, len, 5, &u);
+  *out = NULL;
+  *n = 0;
+  if (rc)
     goto out;
-  rc = get_value(&a[6], &r->val);
+  rc = KITH_EBADMSG;
+  if (u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size > KITH_REC_MAX_REGS)
+    goto out;
+  cnt = u.data.via.array.size;
+  if (cnt && !(regs = calloc(cnt, sizeof *regs))) {
+    rc = KITH_ENOMEM;
+    goto out;
+  }
+  for (; k < cnt; k++) {
+    const msgpack_object *e = &u.data.via.array.ptr[k];
+    struct kith_reg *r = &regs[k];
+    uint64_t f;
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
+        get_uint(&e->via.array.ptr[0], 255, &f))
+      goto out;
+    memcpy(r->ent, ent, KITH_ID_LEN);
+    r->field = (uint8_t)f;
+    if (e->via.array.ptr[1].type != MSGPACK_OBJECT_NIL) {
+      if (get_bin16(&e->via.array.ptr[1], r->elem))
+        goto out;
+      r->has_elem = true;
+    }
+    int g = get_stored(&e->via.array.ptr[2], r);
+    if (g) {
+      rc = g;
+      goto out;
+    }
+    if ((!r->has_elem && r->rem.hlc) || (k && kith_reg_addr_cmp(&regs[k - 1], r) >= 0))
+      goto out; /* one encoding per state: sorted, no duplicates */
+  }
+  *out = regs;
+  *n = cnt;
+  regs = NULL;
+  rc = 0;
 out:
+  for (size_t i = 0; regs && i < cnt; i++)
+    kith_reg_clear(&regs[i]);
+  free(regs);
   msgpack_unpacked_destroy(&u);
   return rc;
 }

@@ -28,6 +28,11 @@
  *
  * with value = nil | [str|nil, ...] (1 to KITH_VALUE_MAX_PARTS items). The
  * canonical form is what replicas compare and, later, what sync ships.
+ *
+ * A record is stored as one value: its registers sorted by (field, no element
+ * before elements, element id), each [field, elem|nil, stored]:
+ *
+ *   record:       [[field, elem|nil, [seq, space, hlc, dev, ...]], ...]
  */
 #ifndef KITH_REG_H
 #define KITH_REG_H
@@ -99,6 +104,22 @@ int kith_reg_decode_stored(const uint8_t *buf, size_t len,
                            struct kith_reg *r) KITH_MUST_CHECK;
 int kith_reg_decode_canonical(const uint8_t *buf, size_t len,
                               struct kith_reg *r) KITH_MUST_CHECK;
+
+#define KITH_REC_MAX_REGS 65536
+
+/* Orders register addresses within a record: field, then the plain register
+ * before elements, then element id. */
+int kith_reg_addr_cmp(const struct kith_reg *a, const struct kith_reg *b);
+
+/* A record's registers (sorted by kith_reg_addr_cmp, all of one entity) as one
+ * stored value; the caller frees *out. 0 or KITH_ENOMEM. */
+int kith_rec_encode(const struct kith_reg *regs, size_t n, uint8_t **out,
+                    size_t *len) KITH_MUST_CHECK;
+/* Decodes a stored record of entity ent into a malloc'd array of n registers that
+ * the caller clears and frees. KITH_EBADMSG for anything malformed, unsorted or
+ * duplicated. */
+int kith_rec_decode(const uint8_t *buf, size_t len, const uint8_t ent[KITH_ID_LEN],
+                    struct kith_reg **regs, size_t *n) KITH_MUST_CHECK;
 
 /* True if s (n bytes) is valid UTF-8 with no NUL. */
 bool kith_utf8_valid(const char *s, size_t n);
