@@ -306,30 +306,36 @@ static int by_name(const void *a, const void *b)
   return c ? c : memcmp(x->rec->id, y->rec->id, 16);
 }
 
+/* The first value added to a set field that is still there: the primary one. */
 static const char *first_value(const struct kith_record *rec, uint8_t field)
 {
-  const char *best = NULL;
-  for (size_t i = 0; i < rec->n; i++)
-    if (rec->regs[i].field == field && kith_reg_live(&rec->regs[i])) {
-      best = rec->regs[i].val->p[0];
-      break;
-    }
-  return best;
+  const struct kith_reg *best = NULL;
+  for (size_t i = 0; i < rec->n; i++) {
+    const struct kith_reg *r = &rec->regs[i];
+    if (r->field == field && kith_reg_live(r) &&
+        (!best || kith_stamp_cmp(&r->stamp, &best->stamp) < 0))
+      best = r;
+  }
+  return best ? best->val->p[0] : NULL;
 }
 
 static void join_tags(const struct kith_record *rec, char *out, size_t n)
 {
-  size_t at = 0;
+  const struct kith_reg **live = NULL;
+  size_t at = 0, nlive = 0;
   out[0] = 0;
-  for (size_t i = 0; i < rec->n; i++) {
-    const struct kith_reg *r = &rec->regs[i];
-    if (r->field != KITH_F_TAGS || !kith_reg_live(r))
+  if (kith_record_live(rec, &live, &nlive) != 0)
+    return;
+  for (size_t i = 0; i < nlive; i++) {
+    const struct kith_reg *r = live[i];
+    if (r->field != KITH_F_TAGS)
       continue;
-    int w = snprintf(out + at, n - at, "%s%s", at ? "," : "", r->val->p[0]);
+    int w = snprintf(out + at, n - at, "%s%s", at ? ", " : "", r->val->p[0]);
     if (w < 0 || (size_t)w >= n - at)
       break;
     at += (size_t)w;
   }
+  free(live);
 }
 
 static int contact_list(struct cli *cli, int argc, char **argv)
@@ -529,15 +535,23 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
   printf("%s%s%s\n", cli->color ? "\033[1m" : "", name ? name : "(no name)",
          cli->color ? "\033[0m" : "");
   show_line("id", hex, NULL);
-  size_t nf;
-  const struct kith_field *fs = kith_fields(&nf);
-  for (size_t i = 0; i < nf; i++) {
-    const struct kith_field *f = &fs[i];
-    if (f->kind != KITH_KIND_CONTACT || f->id == KITH_F_NAME)
-      continue;
-    for (size_t j = 0; j < rec->n; j++) {
-      const struct kith_reg *r = &rec->regs[j];
-      if (r->field != f->id || !kith_reg_live(r))
+  static const uint8_t order[] = {
+      KITH_F_NICKNAME, KITH_F_GIVEN,    KITH_F_MIDDLE,         KITH_F_FAMILY,
+      KITH_F_PREFIX,   KITH_F_SUFFIX,   KITH_F_ORG,            KITH_F_TITLE,
+      KITH_F_EMAILS,   KITH_F_PHONES,   KITH_F_LINKS,          KITH_F_IMS,
+      KITH_F_ADDRESSES, KITH_F_BIRTHDAY, KITH_F_MET_AT,        KITH_F_NEEDS,
+      KITH_F_OFFERS,   KITH_F_FOLLOW_UP, KITH_F_LAST_CONTACTED, KITH_F_X};
+  const struct kith_reg **live = NULL;
+  size_t nlive = 0;
+  if ((rc = kith_record_live(rec, &live, &nlive)) != 0) {
+    kith_record_free(rec);
+    return cli_fail(rc, "cannot read the contact");
+  }
+  for (size_t o = 0; o < sizeof order; o++) {
+    const struct kith_field *f = kith_field_by_id(order[o]);
+    for (size_t j = 0; j < nlive; j++) {
+      const struct kith_reg *r = live[j];
+      if (r->field != f->id)
         continue;
       const struct kith_value *v = r->val;
       char label[64];
@@ -567,13 +581,12 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
         char xl[160];
         snprintf(xl, sizeof xl, "x-%s", v->p[0]);
         show_line(xl, v->p[1], NULL);
-      } else if (f->shape == KITH_SHAPE_TAGS) {
-        /* all tags on one line, below */
       } else {
         show_line(label, v->p[0], NULL);
       }
     }
   }
+  free(live);
   char tags[1024];
   join_tags(rec, tags, sizeof tags);
   if (tags[0])

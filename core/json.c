@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/fold.h"
 #include "proto/hex.h"
 
 static const char *const addr_keys[KITH_ADDR_PARTS] = {
@@ -18,22 +19,56 @@ static const char *const kind_words[] = {
 
 /* ---- reading records ----------------------------------------------------- */
 
-int kith_record_values(const struct kith_record *rec, uint8_t field,
-                       const struct kith_value ***out, size_t *n)
+struct sortable {
+  const struct kith_reg *r;
+  char *key; /* folded text for tags and x- names; NULL: order by stamp */
+};
+
+static int by_display(const void *a, const void *b)
 {
+  const struct sortable *x = a, *y = b;
+  if (x->r->field != y->r->field)
+    return x->r->field < y->r->field ? -1 : 1;
+  if (x->key && y->key) {
+    int c = strcmp(x->key, y->key);
+    if (c)
+      return c;
+  }
+  int c = kith_stamp_cmp(&x->r->stamp, &y->r->stamp);
+  return c ? c : kith_reg_addr_cmp(x->r, y->r);
+}
+
+int kith_record_live(const struct kith_record *rec, const struct kith_reg ***out,
+                     size_t *n)
+{
+  struct sortable *v = calloc(rec->n ? rec->n : 1, sizeof *v);
   size_t k = 0;
-  for (size_t i = 0; i < rec->n; i++)
-    k += rec->regs[i].field == field && kith_reg_live(&rec->regs[i]);
-  const struct kith_value **v = calloc(k ? k : 1, sizeof *v);
+  int rc = 0;
   if (!v)
     return KITH_ENOMEM;
-  k = 0;
-  for (size_t i = 0; i < rec->n; i++)
-    if (rec->regs[i].field == field && kith_reg_live(&rec->regs[i]))
-      v[k++] = rec->regs[i].val;
-  *out = v;
-  *n = k;
-  return 0;
+  for (size_t i = 0; i < rec->n && rc == 0; i++) {
+    const struct kith_reg *r = &rec->regs[i];
+    if (!kith_reg_live(r) || (r->field == KITH_F_KIND && !r->has_elem))
+      continue;
+    v[k].r = r;
+    if (r->field == KITH_F_TAGS || r->field == KITH_F_X)
+      rc = kith_fold(r->val->p[0], &v[k].key);
+    k++;
+  }
+  const struct kith_reg **o = rc ? NULL : calloc(k ? k : 1, sizeof *o);
+  if (!rc && !o)
+    rc = KITH_ENOMEM;
+  if (!rc) {
+    qsort(v, k, sizeof *v, by_display);
+    for (size_t i = 0; i < k; i++)
+      o[i] = v[i].r;
+    *out = o;
+    *n = k;
+  }
+  for (size_t i = 0; i < k; i++)
+    free(v[i].key);
+  free(v);
+  return rc;
 }
 
 const char *kith_record_text(const struct kith_record *rec, uint8_t field)
@@ -121,10 +156,14 @@ json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec,
   }
   json_object_set_new(stamps, "kind", stamp_json(&rec->created));
 
-  for (size_t i = 0; i < rec->n; i++) {
-    const struct kith_reg *r = &rec->regs[i];
+  const struct kith_reg **live = NULL;
+  size_t nlive = 0;
+  if (kith_record_live(rec, &live, &nlive) != 0)
+    goto fail;
+  for (size_t i = 0; i < nlive; i++) {
+    const struct kith_reg *r = live[i];
     const struct kith_field *f = kith_field_by_id(r->field);
-    if (!f || r->field == KITH_F_KIND || !kith_reg_live(r))
+    if (!f)
       continue;
     const struct kith_value *v = r->val;
     switch (f->shape) {
@@ -186,6 +225,7 @@ json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec,
     json_object_set_new(m, elem_label(r, lbl), stamp_json(&r->stamp));
   }
   }
+  free(live);
   if (json_object_size(kinds))
     json_object_set(o, "kinds", kinds);
   json_object_set_new(o, "created", iso(&rec->created));

@@ -32,10 +32,12 @@ enum {
 json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec,
                          unsigned flags);
 
-/* The live values of field f in rec, in element order: *n values borrowed from
- * rec (valid while rec lives), in a malloc'd array the caller frees. */
-int kith_record_values(const struct kith_record *rec, uint8_t field,
-                       const struct kith_value ***out, size_t *n) KITH_MUST_CHECK;
+/* The live registers of rec (its kind aside) in display order: by field number;
+ * within a set, tags and x- fields alphabetically (folded), others in the order
+ * they were added. The same on every replica. A malloc'd array of pointers into
+ * rec (valid while rec lives) that the caller frees. */
+int kith_record_live(const struct kith_record *rec, const struct kith_reg ***out,
+                     size_t *n) KITH_MUST_CHECK;
 /* The value of a one-value field, or NULL. Borrowed from rec. */
 const char *kith_record_text(const struct kith_record *rec, uint8_t field);
 
