@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# kith's benchmarks: the figures named by the issues. Prints a summary at the end.
+# usage: bench/run.sh [WORKDIR]   (default /tmp/kith-bench; 1M-contact store ~1 GB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-/tmp/kith-bench}
+mkdir -p "$work"
+command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j "$(nproc)" >/dev/null
+k=$PWD/build/release/kith
+
+[ -f "$work/c100k.json" ] || python3 bench/gen.py 100000 > "$work/c100k.json"
+[ -f "$work/c1m.json" ] || python3 bench/gen.py 1000000 > "$work/c1m.json"
+
+echo "== import 100,000 contacts from JSON (fresh store each run)"
+hyperfine -N --runs 5 --export-json "$work/import.json" \
+  --prepare "rm -rf $work/h100k && $k --home $work/h100k init" \
+  "$k --home $work/h100k import $work/c100k.json"
+
+echo "== export 100,000 contacts to JSON"
+hyperfine -N --runs 5 --export-json "$work/export.json" \
+  "$k --home $work/h100k export -o $work/e100k.json"
+
+echo "== on-disk size after a compacting copy vs the JSON export"
+rm -f "$work/compact.mdb"
+mdb_copy -c -n "$work/h100k/data.mdb" "$work/compact.mdb"
+db=$(stat -c %s "$work/compact.mdb"); js=$(stat -c %s "$work/e100k.json")
+echo "store $db bytes, export $js bytes, ratio $(python3 -c "print(round($db/$js, 2))")"
+
+echo "== a store of 1,000,000 contacts (20 tagged 'needle')"
+if [ ! -f "$work/h1m/data.mdb" ]; then
+  $k --home "$work/h1m" init >/dev/null
+  /usr/bin/time -f "import of 1M: %e s, %M KB max RSS" \
+    $k --home "$work/h1m" import "$work/c1m.json"
+fi
+id=$($k --home "$work/h1m" --json contact list --tag needle | python3 -c \
+  'import json,sys; print(json.load(sys.stdin)[7]["id"])')
+echo "== contact show (1M store)"
+hyperfine -N --warmup 3 --runs 50 --export-json "$work/show.json" \
+  "$k --home $work/h1m contact show $id"
+echo "== contact list --tag needle (1M store, 20 matches)"
+hyperfine -N --warmup 3 --runs 50 --export-json "$work/tag.json" \
+  "$k --home $work/h1m contact list --tag needle"
+
+python3 - "$work" <<'PY'
+import json, sys, os
+w = sys.argv[1]
+def mean(f):
+    r = json.load(open(os.path.join(w, f)))["results"][0]
+    return r["mean"], r["stddev"]
+for name, f, unit in [("import 100k JSON", "import.json", "s"), ("export 100k JSON", "export.json", "s"),
+                      ("contact show, 1M store", "show.json", "ms"), ("list --tag (20 of 1M)", "tag.json", "ms")]:
+    m, s = mean(f)
+    k = 1000 if unit == "ms" else 1
+    print(f"{name:28s} {m*k:8.3f} {unit} ± {s*k:.3f}")
+PY
