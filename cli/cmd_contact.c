@@ -716,8 +716,7 @@ int cmd_contact(struct cli *cli, int argc, char **argv)
     return contact_rm(cli, argc, argv);
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0)
     return contact_help(stdout);
-  cli_usage(NULL, "unknown subcommand 'contact %s'", sub);
-  contact_help(stderr);
-  return EX_USAGE_;
+  return cli_usage(NULL, "unknown subcommand 'contact %s' (see 'kith contact --help')",
+                   sub);
 }
 

@@ -287,7 +287,5 @@ int cmd_note(struct cli *cli, int argc, char **argv)
     return note_rm(cli, argc, argv);
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0)
     return note_help(stdout);
-  cli_usage(NULL, "unknown subcommand 'note %s'", sub);
-  note_help(stderr);
-  return EX_USAGE_;
+  return cli_usage(NULL, "unknown subcommand 'note %s' (see 'kith note --help')", sub);
 }

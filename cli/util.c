@@ -66,10 +66,23 @@ int cli_usage(const char *usage, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
-  vfail(0, fmt, ap);
+  fputs("kith: ", stderr);
+  vfprintf(stderr, fmt, ap);
   va_end(ap);
-  if (usage)
-    fprintf(stderr, "usage: %s\n", usage);
+  if (usage) {
+    /* Errors are one line: name the command ("kith contact add", the leading
+     * lowercase words of its usage) and point at its help. */
+    size_t n = 0, at = 0;
+    while (usage[at] >= 'a' && usage[at] <= 'z') {
+      while (usage[at] && usage[at] != ' ' && usage[at] != '\n')
+        at++;
+      n = at;
+      while (usage[at] == ' ')
+        at++;
+    }
+    fprintf(stderr, " (see '%.*s --help')", (int)n, usage);
+  }
+  fputc('\n', stderr);
   return EX_USAGE_;
 }
 

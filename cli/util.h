@@ -51,7 +51,8 @@ int cli_exit_code(int rc);
 int cli_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "kith: " + message on stderr, one line; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints a usage error and returns 64. */
+/* Prints a usage error on one line, pointing at the --help of the command that
+ * usage (may be NULL) describes, and returns 64. */
 int cli_usage(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
