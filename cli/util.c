@@ -127,6 +127,9 @@ int cli_open(struct cli *cli)
 int cli_begin(struct cli *cli, bool write, kith_txn **txn)
 {
   int rc = kith_txn_begin(cli->st, write, txn);
+  if (rc == KITH_EREADONLY)
+    return cli_error(cli_exit_code(rc), "the store in %s is read-only; nothing was "
+                                        "changed", cli->home);
   return rc ? cli_fail(rc, "cannot begin a transaction") : 0;
 }
 

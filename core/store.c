@@ -48,6 +48,7 @@ struct kith_store {
   MDB_dbi meta, recs, log, kinds, tags, notes;
   uint64_t (*now_ms)(void);
   uint8_t device_id[KITH_DEVICE_ID_LEN];
+  bool rdonly;
 };
 
 #define SEQ_SLOTS 8
@@ -198,21 +199,38 @@ static int env_open(const char *home, const struct kith_store_opts *opts,
     return KITH_ENOMEM;
   st->now_ms = opts && opts->now_ms ? opts->now_ms : no_clock;
   size_t map = opts && opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
-  int rc = mdb_env_create(&st->env);
-  if (rc == 0)
-    rc = mdb_env_set_maxdbs(st->env, 8);
-  if (rc == 0)
-    rc = mdb_env_set_mapsize(st->env, map);
-  if (rc == 0)
-    rc = mdb_env_open(st->env, home, 0, 0600);
-  if (rc) {
+  /* A store on read-only media (a backup on a locked USB stick) can still be read;
+   * every write then fails with KITH_EREADONLY. Without a writable lock file LMDB
+   * cannot see other writers: fine, as nothing can write there. A failed
+   * mdb_env_open leaves its handle unusable, so each try starts afresh. */
+  static const unsigned tries[] = {0, MDB_RDONLY, MDB_RDONLY | MDB_NOLOCK};
+  int rc = 0;
+  for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+    st->env = NULL;
+    rc = mdb_env_create(&st->env);
+    if (rc == 0)
+      rc = mdb_env_set_maxdbs(st->env, 8);
+    if (rc == 0)
+      rc = mdb_env_set_mapsize(st->env, map);
+    if (rc == 0)
+      rc = mdb_env_open(st->env, home, tries[i], 0600);
+    if (rc == 0) {
+      st->rdonly = tries[i] != 0;
+      break;
+    }
     if (st->env)
       mdb_env_close(st->env);
+    st->env = NULL;
+    if (rc != EACCES && rc != EROFS)
+      break;
+  }
+  if (rc) {
     free(st);
     return rc == ENOENT ? KITH_ENOSTORE : map_err(rc);
   }
   int dead = 0;
-  mdb_reader_check(st->env, &dead); /* clear readers of killed processes */
+  if (!st->rdonly)
+    mdb_reader_check(st->env, &dead); /* clear readers of killed processes */
   *out = st;
   return 0;
 }
@@ -249,6 +267,8 @@ static int file_id(const char *home, uint8_t out[16])
 
 static int raw_begin(kith_store *st, bool write, kith_txn **out)
 {
+  if (write && st->rdonly)
+    return KITH_EREADONLY;
   kith_txn *t = calloc(1, sizeof *t);
   if (!t)
     return KITH_ENOMEM;
@@ -346,8 +366,10 @@ static int check_and_migrate(kith_store *st, const char *home)
   if ((rc = file_id(home, fid)) != 0)
     return rc;
   bool copied = memcmp(fid, stored_fid, 16) != 0;
-  if (v == KITH_SCHEMA_VERSION && !copied)
-    return open_all(st, false, v, NULL);
+  if (st->rdonly && v != KITH_SCHEMA_VERSION)
+    return KITH_EREADONLY; /* cannot migrate it here */
+  if ((v == KITH_SCHEMA_VERSION && !copied) || st->rdonly)
+    return open_all(st, false, v, NULL); /* a read-only copy gives out no numbers */
   return open_all(st, true, v, copied ? fid : NULL);
 }
 
