@@ -1,0 +1,124 @@
+/*
+ * kith_test.h — what the unit tests share: hex literals to bytes, byte
+ * comparisons that print both sides, temporary homes, an injectable clock.
+ *
+ * Header-only (static functions) so that each test_*.c stays one program; include
+ * it after <cmocka.h>'s prerequisites.
+ */
+#ifndef KITH_TEST_H
+#define KITH_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto/err.h"
+#include "proto/hex.h"
+
+/* Asserts that a kith call returned want; on failure prints both codes and their
+ * meanings (cmocka's assert_int_equal shows only numbers). */
+#define assert_rc(got, want) kt_assert_rc((got), (want), #got, __FILE__, __LINE__)
+
+static inline void kt_assert_rc(int got, int want, const char *expr,
+                                const char *file, int line)
+{
+  if (got == want)
+    return;
+  print_error("%s:%d: %s returned %d (%s), expected %d (%s)\n", file, line, expr,
+              got, kith_strerror(got), want, kith_strerror(want));
+  _fail(file, line);
+}
+
+/* Bytes from a hex literal that may contain spaces and newlines; the caller frees.
+ * Aborts the test on a malformed literal (a bug in the test itself). */
+static inline uint8_t *kt_unhex(const char *hex, size_t *len)
+{
+  size_t n = strlen(hex), k = 0;
+  uint8_t *out = malloc(n / 2 + 1);
+  assert_non_null(out);
+  char pair[3] = {0};
+  int have = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (hex[i] == ' ' || hex[i] == '\n' || hex[i] == '\t')
+      continue;
+    pair[have++] = hex[i];
+    if (have == 2) {
+      assert_int_equal(kith_hex_decode(pair, out + k, 1), 0);
+      k++;
+      have = 0;
+    }
+  }
+  assert_int_equal(have, 0);
+  *len = k;
+  return out;
+}
+
+/* Compares two byte strings; on a mismatch prints both in hex and the offset of
+ * the first difference. */
+#define assert_bytes_equal(got, got_len, want, want_len)                        \
+  kt_assert_bytes((got), (got_len), (want), (want_len), __FILE__, __LINE__)
+
+static inline void kt_print_hex(const char *label, const uint8_t *b, size_t n)
+{
+  print_error("%s (%zu bytes):", label, n);
+  for (size_t i = 0; i < n; i++)
+    print_error("%s%02x", i % 32 ? " " : "\n  ", b[i]);
+  print_error("\n");
+}
+
+static inline void kt_assert_bytes(const uint8_t *got, size_t got_len,
+                                   const uint8_t *want, size_t want_len,
+                                   const char *file, int line)
+{
+  size_t i = 0;
+  while (i < got_len && i < want_len && got[i] == want[i])
+    i++;
+  if (i == got_len && i == want_len)
+    return;
+  print_error("%s:%d: bytes differ at offset %zu\n", file, line, i);
+  kt_print_hex("got", got, got_len);
+  kt_print_hex("want", want, want_len);
+  _fail(file, line);
+}
+
+/* ---- temporary homes ------------------------------------------------------ */
+
+/* A fresh folder /tmp/kith-test-XXXXXX; path holds 64 bytes. */
+static inline void kt_tmpdir(char path[64])
+{
+  snprintf(path, 64, "/tmp/kith-test-XXXXXX");
+  assert_non_null(mkdtemp(path));
+}
+
+/* Removes a test folder and what it holds (plain files and folders). */
+static inline void kt_rmtree(const char *path)
+{
+  char sub[512];
+  DIR *d = opendir(path);
+  struct dirent *e;
+  assert_non_null(d);
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+    struct stat sb;
+    assert_int_equal(lstat(sub, &sb), 0);
+    if (S_ISDIR(sb.st_mode))
+      kt_rmtree(sub);
+    else
+      assert_int_equal(unlink(sub), 0);
+  }
+  closedir(d);
+  assert_int_equal(rmdir(path), 0);
+}
+
+#endif
