@@ -150,7 +150,8 @@ int kith_reg_merge(struct kith_reg *cur, const struct kith_reg *in,
 
   if (!cur->has_elem && cur->field == 0) {
     /* The kind register: a tombstone beats any kind, then the later stamp. */
-    bool ct = cur->val == NULL && cur->stamp.hlc, it = in->val == NULL;
+    bool ct = cur->val == NULL && cur->stamp.hlc,
+         it = in->val == NULL && in->stamp.hlc; /* a zero stamp is no write */
     if (ct != it)
       take_in = it;
     else
