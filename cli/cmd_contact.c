@@ -58,12 +58,16 @@ static int set_pair(kith_txn *txn, const uint8_t id[16], const char *arg)
     return 0;
   case KITH_EUNKFIELD:
     return cli_error(EX_DATAERR_, "unknown field '%s' (see 'kith contact --help')", field);
-  case KITH_EBADMSG:
-    return cli_fail(rc, "%s: bad value '%s'%s", field, eq + 1,
-                    strstr(field, "birthday") || strstr(field, "follow") ||
-                            strstr(field, "last")
-                        ? " (use YYYY-MM-DD)"
-                        : "");
+  case KITH_EBADMSG: {
+    const struct kith_field *f = kith_field_by_name(KITH_KIND_CONTACT, field);
+    if (f && f->id == KITH_F_NAME)
+      return cli_error(EX_DATAERR_, "a contact needs a name; it cannot be cleared");
+    if (f && f->shape == KITH_SHAPE_DATE)
+      return cli_error(EX_DATAERR_, "%s: '%s' is not a date (use YYYY-MM-DD, or "
+                                    "--MM-DD for a birthday without a year)",
+                       field, eq + 1);
+    return cli_error(EX_DATAERR_, "%s: '%s' is not a valid value", field, eq + 1);
+  }
   default:
     return cli_fail(rc, "cannot set %s", field);
   }

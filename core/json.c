@@ -333,6 +333,8 @@ int kith_contact_set_text(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
   if (!f || f->shape == KITH_SHAPE_XMAP)
     return KITH_EUNKFIELD;
   if (f->shape == KITH_SHAPE_TEXT || f->shape == KITH_SHAPE_DATE) {
+    if (!*value && f->id == KITH_F_NAME)
+      return KITH_EBADMSG; /* a contact always has a name */
     if (!*value)
       return kith_field_set(txn, id, f, NULL);
     struct kith_value *v = kith_value_new(1, &value);
