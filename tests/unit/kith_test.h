@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "core/store.h"
 #include "proto/err.h"
 #include "proto/hex.h"
 
@@ -120,5 +121,44 @@ static inline void kt_rmtree(const char *path)
   closedir(d);
   assert_int_equal(rmdir(path), 0);
 }
+
+/* ---- stores ----------------------------------------------------------------- */
+
+/* The injectable wall clock of kt_opts: tests move kt_now_ms as they like. */
+static uint64_t kt_now_ms = 1700000000000ull;
+static inline uint64_t kt_clock(void) { return kt_now_ms; }
+static const struct kith_store_opts kt_opts __attribute__((unused)) = {
+    kt_clock, (size_t)64 << 20};
+
+/* A store in a fresh temporary folder; dir gets the folder, home the store's
+ * home inside it (created by kith_store_init). */
+struct kt_store {
+  char dir[64];
+  char home[96];
+  kith_store *st;
+};
+
+static inline void kt_store_new(struct kt_store *s)
+{
+  kt_tmpdir(s->dir);
+  snprintf(s->home, sizeof s->home, "%s/home", s->dir);
+  assert_rc(kith_store_init(s->home, "Ada", "laptop", &kt_opts, &s->st), 0);
+}
+
+static inline void kt_store_free(struct kt_store *s)
+{
+  kith_store_close(s->st);
+  s->st = NULL;
+  kt_rmtree(s->dir);
+}
+
+static inline kith_txn *kt_begin(kith_store *st, bool write)
+{
+  kith_txn *t = NULL;
+  assert_rc(kith_txn_begin(st, write, &t), 0);
+  return t;
+}
+
+static inline void kt_commit(kith_txn *t) { assert_rc(kith_txn_commit(t), 0); }
 
 #endif

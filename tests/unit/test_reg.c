@@ -103,75 +103,65 @@ static struct kith_reg reg_e(void) /* an x- field: UTF-8, a str8 */
 
 #define X16(b) b b b b b b b b b b b b b b b b
 #define HEX_ENT "c4 10 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f "
+/* hlc as uint64, then the device as bin8(16) */
 #define HEX_A_STAMP                                                            \
-  "cf 00 01 02 03 04 05 06 07 "                          /* uint64 */         \
-  "c4 10 ff ee dd cc bb aa 99 88 77 66 55 44 33 22 11 00 " /* bin8(16) */
-#define HEX_ADA "91 a3 41 64 61 " /* fixarray(1), fixstr(3) "Ada" */
+  "cf 00 01 02 03 04 05 06 07 "                                                \
+  "c4 10 ff ee dd cc bb aa 99 88 77 66 55 44 33 22 11 00 "
+/* fixarray(1) of fixstr(3) "Ada" */
+#define HEX_ADA "91 a3 41 64 61 "
+/* str8(32) "Analytical Engine Society London" */
 #define HEX_LONDON                                                             \
-  "d9 20 " /* str8(32) "Analytical Engine Society London" */                   \
+  "d9 20 "                                                                     \
   "41 6e 61 6c 79 74 69 63 61 6c 20 45 6e 67 69 6e 65 20 53 6f 63 69 65 74 79 " \
   "20 4c 6f 6e 64 6f 6e "
 
-static const char GOLD_A_STORED[] =
-    "97 "        /* fixarray(7) */
-    "05 "        /* seq 5: positive fixint */
-    "01 "        /* space 1 */
-    HEX_A_STAMP  /* hlc, dev */
-    "00 c0 "     /* rem: zero clock, nil device */
-    HEX_ADA;
-static const char GOLD_A_CANON[] =
-    "98 "        /* fixarray(8) */
-    HEX_ENT      /* ent: bin8(16) */
-    "01 "        /* field 1 */
-    "c0 "        /* no element: nil */
-    HEX_A_STAMP "00 c0 " HEX_ADA;
+/* A: fixarray(7); seq 5 and space 1 as fixints; the stamp; rem: a zero clock
+ * and a nil device; the value */
+#define GOLD_A_STORED "97 05 01 " HEX_A_STAMP "00 c0 " HEX_ADA
+/* A: fixarray(8); ent; field 1; nil: no element; stamp; rem; value */
+#define GOLD_A_CANON "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 " HEX_ADA
 
-static const char GOLD_B_STORED[] =
-    "97 "
-    "cd 01 2c "                  /* seq 300: uint16 */
-    "ce 00 01 11 70 "            /* space 70000: uint32 */
-    "ce 12 34 56 78 "            /* hlc: uint32 */
-    "c4 10 " X16("01 ")          /* dev */
-    "cd 12 34 "                  /* rem hlc: uint16 */
-    "c4 10 " X16("02 ")          /* rem dev */
-    "92 a5 61 40 62 2e 63 c0";   /* ["a@b.c", nil] */
-static const char GOLD_B_CANON[] =
-    "98 " HEX_ENT
-    "10 "                        /* field 16 */
-    "c4 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af " /* elem */
-    "ce 12 34 56 78 c4 10 " X16("01 ")
-    "cd 12 34 c4 10 " X16("02 ")
-    "92 a5 61 40 62 2e 63 c0";
+/* B: seq 300 as uint16, space 70000 as uint32, hlc as uint32, rem clock as
+ * uint16 with its device, ["a@b.c", nil] */
+#define GOLD_B_STORED                                                          \
+  "97 cd 01 2c ce 00 01 11 70 "                                                \
+  "ce 12 34 56 78 c4 10 " X16("01 ")                                           \
+  "cd 12 34 c4 10 " X16("02 ")                                                 \
+  "92 a5 61 40 62 2e 63 c0 "
+/* B: field 16 and its element id as bin8(16) */
+#define GOLD_B_CANON                                                           \
+  "98 " HEX_ENT "10 "                                                          \
+  "c4 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af "                     \
+  "ce 12 34 56 78 c4 10 " X16("01 ")                                           \
+  "cd 12 34 c4 10 " X16("02 ")                                                 \
+  "92 a5 61 40 62 2e 63 c0 "
 
-static const char GOLD_C_STORED[] =
-    "97 00 00 "                  /* seq 0, space 0 */
-    "cc cc c4 10 " X16("03 ")    /* hlc 0xcc: uint8 */
-    "cc cc c4 10 " X16("03 ")    /* rem = stamp: removed */
-    "c0";                        /* no value */
-static const char GOLD_C_CANON[] =
-    "98 " HEX_ENT "15 "          /* field 21 */
-    "c4 10 b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf "
-    "cc cc c4 10 " X16("03 ") "cc cc c4 10 " X16("03 ") "c0";
+/* C: seq 0, space 0; hlc 0xcc as uint8; rem equal to the stamp (removed); no
+ * value */
+#define GOLD_C_STORED                                                          \
+  "97 00 00 cc cc c4 10 " X16("03 ") "cc cc c4 10 " X16("03 ") "c0 "
+#define GOLD_C_CANON                                                           \
+  "98 " HEX_ENT "15 "                                                          \
+  "c4 10 b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf "                     \
+  "cc cc c4 10 " X16("03 ") "cc cc c4 10 " X16("03 ") "c0 "
 
-static const char GOLD_D_STORED[] =
-    "97 cf ff ff ff ff ff ff ff ff " /* seq 2^64-1 */
-    "ce ff ff ff ff "                /* space 2^32-1 */
-    "7f c4 10 " X16("04 ")           /* hlc 127: fixint */
-    "00 c0 c0";
-static const char GOLD_D_CANON[] =
-    "98 " HEX_ENT "00 c0 7f c4 10 " X16("04 ") "00 c0 c0";
+/* D: seq 2^64-1 as uint64, space 2^32-1 as uint32, hlc 127 as a fixint, a
+ * tombstone (no value) */
+#define GOLD_D_STORED                                                          \
+  "97 cf ff ff ff ff ff ff ff ff ce ff ff ff ff "                              \
+  "7f c4 10 " X16("04 ") "00 c0 c0 "
+#define GOLD_D_CANON "98 " HEX_ENT "00 c0 7f c4 10 " X16("04 ") "00 c0 c0 "
 
-static const char GOLD_E_STORED[] =
-    "97 7f "                     /* seq 127: fixint */
-    "cc 80 "                     /* space 128: uint8 */
-    "ce 00 01 00 00 "            /* hlc 0x10000: uint32 */
-    "c4 10 " X16("05 ") "00 c0 "
-    "92 a4 5a 6f c3 ab " HEX_LONDON; /* ["Zoë", ...] */
-static const char GOLD_E_CANON[] =
-    "98 " HEX_ENT "16 "          /* field 22 */
-    "c4 10 c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ca cb cc cd ce cf "
-    "ce 00 01 00 00 c4 10 " X16("05 ") "00 c0 "
-    "92 a4 5a 6f c3 ab " HEX_LONDON;
+/* E: seq 127 as a fixint, space 128 as uint8, hlc 0x10000 as uint32;
+ * ["Zoë" (fixstr 4, UTF-8), a str8] */
+#define GOLD_E_STORED                                                          \
+  "97 7f cc 80 ce 00 01 00 00 c4 10 " X16("05 ") "00 c0 "                      \
+  "92 a4 5a 6f c3 ab " HEX_LONDON
+#define GOLD_E_CANON                                                           \
+  "98 " HEX_ENT "16 "                                                          \
+  "c4 10 c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ca cb cc cd ce cf "                     \
+  "ce 00 01 00 00 c4 10 " X16("05 ") "00 c0 "                                  \
+  "92 a4 5a 6f c3 ab " HEX_LONDON
 
 struct golden {
   struct kith_reg (*make)(void);
@@ -764,6 +754,131 @@ static void test_merge_lattice_laws(void **state)
   }
 }
 
+
+/* ---- records: the stored form of a whole record ------------------------------ */
+
+/* golden registers sorted by address: D (field 0), A (1), B (16), C (21), E (22),
+ * each as [field, element or nil, stored form] */
+static const char GOLD_RECORD[] =
+    "95 "                                                  /* fixarray(5) */
+    "93 00 c0 " GOLD_D_STORED " "
+    "93 01 c0 " GOLD_A_STORED " "
+    "93 10 c4 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af " GOLD_B_STORED " "
+    "93 15 c4 10 b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf " GOLD_C_STORED " "
+    "93 16 c4 10 c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ca cb cc cd ce cf " GOLD_E_STORED;
+
+static void test_record_golden(void **state)
+{
+  (void)state;
+  struct kith_reg regs[5] = {reg_d(), reg_a(), reg_b(), reg_c(), reg_e()};
+  size_t wl, len, n = 0;
+  uint8_t *want = kt_unhex(GOLD_RECORD, &wl), *out = NULL;
+  assert_rc(kith_rec_encode(regs, 5, &out, &len), 0);
+  assert_bytes_equal(out, len, want, wl);
+  struct kith_reg *back = NULL;
+  assert_rc(kith_rec_decode(want, wl, ENT, &back, &n), 0);
+  assert_int_equal(n, 5);
+  for (size_t i = 0; i < n; i++) {
+    assert_same_state(&back[i], &regs[i], true, true);
+    kith_reg_clear(&back[i]);
+    kith_reg_clear(&regs[i]);
+  }
+  free(back);
+  free(out);
+  free(want);
+  /* the empty record */
+  assert_rc(kith_rec_encode(NULL, 0, &out, &len), 0);
+  const uint8_t empty[] = {0x90};
+  assert_bytes_equal(out, len, empty, 1);
+  assert_rc(kith_rec_decode(out, len, ENT, &back, &n), 0);
+  assert_int_equal(n, 0);
+  free(back);
+  free(out);
+}
+
+static void test_record_rejects(void **state)
+{
+  (void)state;
+  static const char *const bad[] = {
+      "c0", "80", "",
+      /* an entry that is not [field, elem, stored] */
+      "91 c0", "91 92 01 c0", "91 94 01 c0 " GOLD_A_STORED " c0",
+      "91 93 a1 31 c0 " GOLD_A_STORED,                   /* field a str */
+      "91 93 cd 01 00 c0 " GOLD_A_STORED,                /* field 256 */
+      "91 93 15 c4 0f b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be " GOLD_C_STORED,
+      "91 93 15 01 " GOLD_C_STORED,                      /* elem an int */
+      "91 93 01 c0 96 05 01 " HEX_A_STAMP "00 c0",        /* stored of 6 */
+      "91 93 01 c0 " GOLD_B_STORED,                      /* rem, not an element */
+      /* out of order, duplicated */
+      "92 93 01 c0 " GOLD_A_STORED " 93 00 c0 " GOLD_D_STORED,
+      "92 93 01 c0 " GOLD_A_STORED " 93 01 c0 " GOLD_A_STORED,
+      "92 93 15 c4 10 b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf " GOLD_C_STORED
+      " 93 15 c0 " GOLD_A_STORED, /* the plain register sorts before elements */
+      "92 93 15 c4 10 b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf " GOLD_C_STORED
+      " 93 15 c4 10 b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf " GOLD_C_STORED,
+      /* trailing bytes, truncation */
+      "91 93 01 c0 " GOLD_A_STORED " c0",
+      "92 93 01 c0 " GOLD_A_STORED,
+      /* bad UTF-8 inside */
+      "91 93 01 c0 97 05 01 " HEX_A_STAMP "00 c0 91 a2 c3 28",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    size_t len, n = 77;
+    uint8_t *b = kt_unhex(bad[i], &len);
+    struct kith_reg *regs = (struct kith_reg *)&n;
+    int rc = kith_rec_decode(b, len, ENT, &regs, &n);
+    if (rc != KITH_EBADMSG)
+      fail_msg("kith_rec_decode(bad[%zu] = %s) returned %d, want KITH_EBADMSG", i,
+               bad[i], rc);
+    assert_null(regs);
+    assert_int_equal(n, 0);
+    free(b);
+  }
+}
+
+/* More registers than a record may hold: refused by the count. */
+static void test_record_too_many(void **state)
+{
+  (void)state;
+  size_t one_len, total = KITH_REC_MAX_REGS + 1;
+  uint8_t *one = kt_unhex("93 01 c0 " GOLD_A_STORED, &one_len);
+  uint8_t *buf = malloc(5 + total * one_len);
+  assert_non_null(buf);
+  buf[0] = 0xdd; /* array32 */
+  buf[1] = (uint8_t)(total >> 24), buf[2] = (uint8_t)(total >> 16);
+  buf[3] = (uint8_t)(total >> 8), buf[4] = (uint8_t)total;
+  for (size_t i = 0; i < total; i++)
+    memcpy(buf + 5 + i * one_len, one, one_len);
+  struct kith_reg *regs = NULL;
+  size_t n = 0;
+  assert_rc(kith_rec_decode(buf, 5 + total * one_len, ENT, &regs, &n), KITH_EBADMSG);
+  assert_null(regs);
+  free(buf);
+  free(one);
+}
+
+static void test_addr_cmp(void **state)
+{
+  (void)state;
+  struct kith_reg kind = mk(0, 0, st(1, 1), ZERO, 0, NULL, NULL);
+  struct kith_reg name = mk(1, 0, st(1, 1), ZERO, 0, NULL, NULL);
+  struct kith_reg tags = mk(21, 0, st(1, 1), ZERO, 0, NULL, NULL); /* no element */
+  struct kith_reg t1 = mk(21, 0x10, st(1, 1), ZERO, 0, NULL, NULL);
+  struct kith_reg t2 = mk(21, 0x11, st(9, 9), ZERO, 0, NULL, NULL);
+  const struct kith_reg *order[] = {&kind, &name, &tags, &t1, &t2};
+  for (int i = 0; i < 5; i++)
+    for (int j = 0; j < 5; j++) {
+      int c = kith_reg_addr_cmp(order[i], order[j]);
+      int want = (i > j) - (i < j);
+      if ((c > 0) - (c < 0) != want)
+        fail_msg("kith_reg_addr_cmp(order[%d], order[%d]) = %d, want sign %d", i, j,
+                 c, want);
+    }
+  /* the stamp is no part of the address */
+  struct kith_reg t1b = mk(21, 0x10, st(5, 5), st(5, 5), 0, NULL, NULL);
+  assert_int_equal(kith_reg_addr_cmp(&t1, &t1b), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -782,6 +897,10 @@ int main(void)
       cmocka_unit_test(test_merge_set_unseen_older_add),
       cmocka_unit_test(test_merge_zero_stamp),
       cmocka_unit_test(test_merge_lattice_laws),
+      cmocka_unit_test(test_record_golden),
+      cmocka_unit_test(test_record_rejects),
+      cmocka_unit_test(test_record_too_many),
+      cmocka_unit_test(test_addr_cmp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
