@@ -403,7 +403,8 @@ static int contact_list(struct cli *cli, int argc, char **argv)
     rc = cli_json_print(arr);
     goto out;
   }
-  qsort(ctx.rows, ctx.n, sizeof *ctx.rows, by_name);
+  if (ctx.n) /* rows is NULL when nothing matched; qsort must not get NULL */
+    qsort(ctx.rows, ctx.n, sizeof *ctx.rows, by_name);
   size_t wn = 4, wo = 3, we = 5;
   for (size_t i = 0; i < ctx.n; i++) {
     const struct kith_record *r = ctx.rows[i].rec;

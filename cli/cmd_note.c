@@ -174,7 +174,8 @@ static int note_list(struct cli *cli, int argc, char **argv)
     rc = cli_json_print(arr);
     goto out;
   }
-  qsort(c.v, c.n, sizeof *c.v, newest_first);
+  if (c.n) /* v is NULL when there is no note; qsort must not get NULL */
+    qsort(c.v, c.n, sizeof *c.v, newest_first);
   for (size_t i = 0; i < c.n; i++) {
     char nh[33], iso[25], who[64] = "";
     kith_hex_encode(c.v[i]->id, 16, nh);
