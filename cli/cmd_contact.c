@@ -626,6 +626,8 @@ static int with_one_id(struct cli *cli, int argc, char **argv, const char *usage
 {
   if (argc < 2)
     return cli_usage(usage, "missing the contact id");
+  if (argv[1][0] == '-') /* ids are hex: this is an option these commands lack */
+    return cli_usage(usage, "unknown option '%s'", argv[1]);
   int rc = cli_open(cli);
   if (rc == 0)
     rc = cli_begin(cli, write, txn);

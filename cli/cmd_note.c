@@ -82,6 +82,8 @@ static int note_add(struct cli *cli, int argc, char **argv)
   }
   if (argc < 2)
     return cli_usage(add_usage, "missing the contact id");
+  if (argv[1][0] == '-') /* ids are hex: an option add does not have */
+    return cli_usage(add_usage, "unknown option '%s'", argv[1]);
   int rc = note_text(argc, argv, 2, &text);
   if (rc == 0)
     rc = cli_open(cli);
@@ -154,6 +156,8 @@ static int note_list(struct cli *cli, int argc, char **argv)
   }
   if (argc > 2)
     return cli_usage(list_usage, "unexpected argument '%s'", argv[2]);
+  if (argc == 2 && argv[1][0] == '-')
+    return cli_usage(list_usage, "unknown option '%s'", argv[1]);
   int rc = cli_open(cli);
   if (rc == 0)
     rc = cli_begin(cli, false, &txn);
@@ -217,6 +221,8 @@ static int note_edit(struct cli *cli, int argc, char **argv)
   }
   if (argc < 2)
     return cli_usage(edit_usage, "missing the note id");
+  if (argv[1][0] == '-')
+    return cli_usage(edit_usage, "unknown option '%s'", argv[1]);
   int rc = note_text(argc, argv, 2, &text);
   if (rc == 0)
     rc = cli_open(cli);
@@ -252,6 +258,8 @@ static int note_rm(struct cli *cli, int argc, char **argv)
   }
   if (argc != 2)
     return cli_usage(rm_usage, argc < 2 ? "missing the note id" : "too many arguments");
+  if (argv[1][0] == '-')
+    return cli_usage(rm_usage, "unknown option '%s'", argv[1]);
   int rc = cli_open(cli);
   if (rc == 0)
     rc = cli_begin(cli, true, &txn);
