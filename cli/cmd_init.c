@@ -1,8 +1,10 @@
 /* kith init, kith whoami */
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cmds.h"
@@ -26,6 +28,22 @@ static void fingerprint(const uint8_t pk[KITH_PK_LEN], char out[40])
     out[at++] = hex[i];
   }
   out[at] = 0;
+}
+
+/* Creates the folders above home that are missing (0700, as XDG asks), so that the
+ * default home ~/.local/share/kith works on a fresh account. Returns 0 or errno. */
+static int make_parents(const char *home)
+{
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s", home) >= (int)sizeof path)
+    return ENAMETOOLONG;
+  for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+    *p = 0;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+      return errno;
+    *p = '/';
+  }
+  return 0;
 }
 
 static int print_identity(struct cli *cli, kith_txn *txn, const char *intro)
@@ -94,8 +112,11 @@ int cmd_init(struct cli *cli, int argc, char **argv)
     return cli_fail(KITH_EBADUTF8, "bad --name or --device");
   if (sodium_init() < 0)
     return cli_fail(KITH_EIO, "cannot initialise libsodium");
+  int rc = make_parents(cli->home);
+  if (rc)
+    return cli_error(EX_CANTCREAT_, "cannot create %s: %s", cli->home, strerror(rc));
   struct kith_store_opts o = cli_store_opts();
-  int rc = kith_store_init(cli->home, name, label, &o, &cli->st);
+  rc = kith_store_init(cli->home, name, label, &o, &cli->st);
   if (rc == KITH_EEXISTS)
     return cli_fail(rc, "%s", cli->home);
   if (rc)
