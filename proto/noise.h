@@ -34,10 +34,12 @@
  *          key, the second the responder's.
  *     psk  MixKeyAndHash(the 32-byte pre-shared key).
  *
- *   Each message ends with the payload, encrypted once a key exists (that is, in
- *   every message but the first of NN and XX, whose payload travels in clear and
- *   unauthenticated until the reply), and h absorbs every ciphertext, so a byte
- *   changed anywhere in the handshake makes a later MAC fail.
+ *   Each message ends with the payload, encrypted once a key exists: in every
+ *   message but the first of NN and XX, whose payload travels in clear and
+ *   unauthenticated until the reply. (XXpsk3's first payload is encrypted, but
+ *   with a key derived from public values only: treat it as clear too.) h absorbs
+ *   every message, so a byte changed anywhere in the handshake makes a MAC fail, at
+ *   the latest in the next message.
  *
  * Primitives (libsodium): X25519 is crypto_scalarmult, and a result of all zeros (a
  * low-order public key) is an error, never a key; ChaChaPoly is
