@@ -110,7 +110,8 @@ static inline void kt_rmtree(const char *path)
   while ((e = readdir(d)) != NULL) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
       continue;
-    snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+    int n = snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+    assert_true(n > 0 && (size_t)n < sizeof sub);
     struct stat sb;
     assert_int_equal(lstat(sub, &sb), 0);
     if (S_ISDIR(sb.st_mode))
