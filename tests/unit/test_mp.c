@@ -32,8 +32,8 @@ static const char *const valid[] = {
     "80", "81 a1 61 01", "de 00 01 a1 61 01", "df 00 00 00 01 a1 61 01",
     "92 91 c0 81 a1 61 92 c2 c3",
     /* a register in canonical form (proto/reg.h) */
-    "98 c4 10 000102030405060708090a0b0c0d0e0f 01 c0 cf 0001020304050607"
-    " c4 10 ffeeddccbbaa99887766554433221100 00 c0 91 a3 416461",
+    ("98 c4 10 000102030405060708090a0b0c0d0e0f 01 c0 cf 0001020304050607"
+     " c4 10 ffeeddccbbaa99887766554433221100 00 c0 91 a3 416461"),
 };
 
 static void test_check_accepts(void **state)
