@@ -81,7 +81,7 @@ check_match '^[0-9a-f]{32}$' "$OUT" "the store takes writes after the kills"
 # ---- kill -9 during an import: all or nothing ----------------------------------------------
 IMP="$T/imp"
 new_home "$IMP"
-BULK=5000
+BULK=2000
 jq -n --argjson n "$BULK" '[range(0; $n) | {name: "Bulk \(.)", emails: ["bulk\(.)@example.com"],
   org: "Org \(. % 50)", tags: ["bulk"], needs: "something \(.)"}]' >"$T/bulk.json"
 # How long one import takes here; the kills land at fractions of that.
