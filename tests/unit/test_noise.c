@@ -212,6 +212,38 @@ static void test_vectors_noise_c(void **state)
   run_file("noise-c-basic-vectors.json", 3);
 }
 
+/* The replayer itself fails what it should: a changed byte in a handshake message,
+ * a transport message or the handshake hash, and skips an unknown protocol. */
+static void test_vectors_negative_controls(void **state)
+{
+  (void)state;
+  const char *shared = getenv("KITH_SHARED");
+  char path[512], why[256];
+  struct nv_vector *v = NULL;
+  size_t n = 0;
+  if (!shared)
+    fail_msg("KITH_SHARED is not set (ctest sets it to the shared folder)");
+  snprintf(path, sizeof path, "%s/vectors/noise/noise-vectors.json", shared);
+  if (nv_load(path, &v, &n, why, sizeof why) != 0)
+    fail_msg("%s", why);
+  assert_true(n >= 4);
+  v[0].msgs[1].ct.p[40] ^= 1;
+  assert_int_equal(nv_run(&v[0], why, sizeof why), NV_FAIL);
+  assert_non_null(strstr(why, "message 1"));
+  v[1].hh.p[3] ^= 1;
+  assert_int_equal(nv_run(&v[1], why, sizeof why), NV_FAIL);
+  v[2].msgs[4].ct.p[0] ^= 1;
+  assert_int_equal(nv_run(&v[2], why, sizeof why), NV_FAIL);
+  assert_non_null(strstr(why, "transport"));
+  v[3].init_prologue.p[0] ^= 1;
+  assert_int_equal(nv_run(&v[3], why, sizeof why), NV_FAIL);
+  v[3].init_prologue.p[0] ^= 1;
+  assert_int_equal(nv_run(&v[3], why, sizeof why), NV_OK);
+  v[3].name[6] = 'K'; /* Noise_KX_...: not implemented */
+  assert_int_equal(nv_run(&v[3], why, sizeof why), NV_SKIP);
+  nv_free(v, n);
+}
+
 /* ---- round trips ------------------------------------------------------------------
  */
 
@@ -1100,6 +1132,7 @@ int main(void)
       cmocka_unit_test(test_vectors_basic),
       cmocka_unit_test(test_vectors_psk),
       cmocka_unit_test(test_vectors_noise_c),
+      cmocka_unit_test(test_vectors_negative_controls),
       cmocka_unit_test(test_round_trips),
       cmocka_unit_test(test_ephemeral_is_fresh),
       cmocka_unit_test(test_first_payload_in_clear),
