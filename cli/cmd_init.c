@@ -30,7 +30,7 @@ static void fingerprint(const uint8_t pk[KITH_PK_LEN], char out[40])
   out[at] = 0;
 }
 
-/* Creates the folders above home that are missing (0700, as XDG asks), so that the
+/* Creates home and the folders above it that are missing (0700, as XDG asks), so that the
  * default home ~/.local/share/kith works on a fresh account. Returns 0 or errno. */
 static int make_parents(const char *home)
 {
@@ -43,6 +43,8 @@ static int make_parents(const char *home)
       return errno;
     *p = '/';
   }
+  if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    return errno;
   return 0;
 }
 

@@ -159,13 +159,22 @@ static bool digits(const char *s, int n)
   return true;
 }
 
+static int days_in(int year, int mon)
+{
+  static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mon == 2 && year >= 0)
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28;
+  return days[mon - 1]; /* a birthday without a year may be on 29 February */
+}
+
 bool kith_date_valid(const char *s)
 {
   size_t n = strlen(s);
   const char *t = NULL;
-  int mon, day;
+  int year = -1, mon, day;
   if (n >= 10 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) &&
       s[7] == '-' && digits(s + 8, 2)) {
+    year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + s[3] - '0';
     mon = (s[5] - '0') * 10 + s[6] - '0';
     day = (s[8] - '0') * 10 + s[9] - '0';
     t = s + 10;
@@ -177,7 +186,7 @@ bool kith_date_valid(const char *s)
   } else {
     return false;
   }
-  if (mon < 1 || mon > 12 || day < 1 || day > 31)
+  if (mon < 1 || mon > 12 || day < 1 || day > days_in(year, mon))
     return false;
   if (*t == 0)
     return true;

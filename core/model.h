@@ -124,7 +124,8 @@ int kith_record_delete(kith_txn *txn, const uint8_t id[static KITH_ID_LEN]) KITH
 int kith_note_create(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
                      const char *text, uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 
-/* Date syntax check: YYYY-MM-DD or --MM-DD, optionally followed by THH:MM[:SS][Z]. */
+/* A real calendar date, YYYY-MM-DD (leap years counted) or --MM-DD (a birthday
+ * without a year; --02-29 allowed), optionally followed by THH:MM[:SS[.fff]][Z]. */
 bool kith_date_valid(const char *s);
 
 #endif
