@@ -305,7 +305,8 @@ static int open_all(kith_store *st, bool create_and_migrate, uint32_t from,
   int rc = raw_begin(st, create_and_migrate, &t);
   if (rc)
     return rc;
-  rc = map_err(open_dbis(t, create_and_migrate ? MDB_CREATE : 0));
+  rc = open_dbis(t, create_and_migrate ? MDB_CREATE : 0);
+  rc = rc == MDB_NOTFOUND ? KITH_ECORRUPT : map_err(rc); /* a database is missing */
   for (uint32_t v = from; rc == 0 && v < KITH_SCHEMA_VERSION; v++) {
     rc = migrations[v](t);
     if (rc == 0)
