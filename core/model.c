@@ -192,11 +192,11 @@ bool kith_date_valid(const char *s)
     return true;
   /* THH:MM[:SS[.fff]][Z] */
   if (t[0] != 'T' || strlen(t) < 6 || !digits(t + 1, 2) || t[3] != ':' ||
-      !digits(t + 4, 2))
+      !digits(t + 4, 2) || (t[1] - '0') * 10 + t[2] - '0' > 23 || t[4] > '5')
     return false;
   t += 6;
   if (*t == ':') {
-    if (!digits(t + 1, 2))
+    if (!digits(t + 1, 2) || t[1] > '5') /* no leap seconds: 60 is refused */
       return false;
     t += 3;
     if (*t == '.') {

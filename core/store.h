@@ -5,11 +5,14 @@
  * - Every change is a register merged by kith_txn_put (proto/reg.h) inside an LMDB
  *   write transaction; a committed transaction is durable (LMDB's fsync is never
  *   turned off), so an acknowledged write survives kill -9 and power loss.
- * - Each register that changes gets the next sequence number of its space, in the
- *   same transaction, and an entry in the (space, sequence) index; the entry of the
- *   value it superseded leaves the index. With the store's epoch (random, renewed
- *   when the store is created or found to be a copy) this is what sync ships: a peer
- *   remembers (epoch, highest sequence) per space and asks for what follows.
+ * - When a record changes in a space, the change gets the next sequence number of
+ *   that space, in the same transaction: every register that changed carries it,
+ *   and the record's entry in the (space, sequence) log moves to it (the old entry
+ *   leaves the log). Changes to one record within one transaction share a number.
+ *   With the store's epoch (random, renewed when the store is created or found to
+ *   be a copy) this is what sync ships: a peer remembers (epoch, highest sequence)
+ *   per space and asks for what follows; it gets each record logged after that,
+ *   whole (all its registers in the space), so nothing is skipped.
  * - Merge is kith_reg_merge: the state after any set of changes is the same
  *   whatever their order or repetition (kith_store_digest proves it in tests).
  * - A record's tombstone removes all its other registers at once, and any that
@@ -75,7 +78,9 @@ int kith_store_open(const char *home, const struct kith_store_opts *opts,
 void kith_store_close(kith_store *st);
 
 /* The schema version found in home's store, without opening it for writing;
- * KITH_ENOSTORE if there is none. For diagnostics and tests. */
+ * KITH_ENOSTORE if there is none. For diagnostics and tests. Not while the same
+ * store is open in this process: LMDB forbids opening one environment twice in a
+ * process, and closing the second breaks the first. */
 int kith_store_schema(const char *home, uint32_t *out) KITH_MUST_CHECK;
 
 /* Transactions: one writer at a time across all processes (others wait); readers
@@ -135,8 +140,9 @@ int kith_tag_each(kith_txn *txn, const char *tag, kith_id_cb cb, void *arg);
 int kith_notes_each(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
                     kith_id_cb cb, void *arg);
 
-/* Registers of a space in sequence order after seq `after`: what sync ships.
- * cb gets a copy it must not keep. */
+/* What sync ships: for each record whose log entry in space is after `after`, in
+ * log order, all of that record's registers in the space (older ones included).
+ * cb gets registers it must not keep. */
 typedef int (*kith_reg_cb)(void *arg, const struct kith_reg *reg);
 int kith_log_each(kith_txn *txn, uint32_t space, uint64_t after,
                   kith_reg_cb cb, void *arg);

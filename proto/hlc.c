@@ -20,9 +20,9 @@ int kith_hlc_next(uint64_t last, uint64_t now_ms, uint64_t *out)
     *out = wall;
     return 0;
   }
-  if ((last & 0xffff) == 0xffff)
+  if (last == UINT64_MAX)
     return KITH_EFUTURE;
-  *out = last + 1;
+  *out = last + 1; /* a full counter carries into the next millisecond */
   return 0;
 }
 

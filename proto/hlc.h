@@ -33,9 +33,12 @@ static inline uint64_t kith_hlc_ms(uint64_t hlc) { return hlc >> 16; }
 int kith_stamp_cmp(const struct kith_stamp *a, const struct kith_stamp *b);
 
 /* The next clock value after last, at wall-clock now_ms: strictly greater than
- * last, and at least now_ms in its upper bits. Returns KITH_EFUTURE only if the
- * 16-bit counter would wrap and the wall clock has not moved (65,536 writes in one
- * millisecond after a clock jump): never in practice. */
+ * last, and at least now_ms in its upper bits. When the wall clock is behind the
+ * clock (it went back, or a peer's stamp moved the clock ahead) and the 16-bit
+ * counter is full, the counter carries into the milliseconds: a large import never
+ * fails for want of counter values, and the clock runs ahead by a millisecond per
+ * 65,536 writes until the wall clock catches up. KITH_EFUTURE only at the end of
+ * time (last = 2^64 - 1). */
 int kith_hlc_next(uint64_t last, uint64_t now_ms, uint64_t *out) KITH_MUST_CHECK;
 
 /* Folds a received clock value into last: *out = max(last, remote). Returns

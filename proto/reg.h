@@ -11,10 +11,14 @@
  *   rem    the newest add that a removal had observed when it removed the element.
  *
  * The element is present while stamp > rem. Merging takes the maximum of each, so
- * merge is a join in a lattice: commutative, associative, idempotent. A removal only
- * cancels the adds it saw; an add it did not see (concurrent, offline) survives it:
- * add wins. Field 0 is the record's kind; a record is deleted by replacing its kind
- * with a tombstone (no value), which beats any kind and is final.
+ * merge is a join in a lattice: commutative, associative, idempotent. A removal
+ * cancels the adds stamped no later than the newest add it saw; an add stamped later
+ * (made after it, or offline meanwhile on a device whose clock is later) survives
+ * it, and two devices adding different elements offline both keep theirs. (A full
+ * observed-remove set would also keep a concurrent add stamped earlier than the
+ * add the removal saw; that needs per-device add vectors, a later format.) Field 0
+ * is the record's kind; a record is deleted by replacing its kind with a tombstone
+ * (no value), which beats any kind and is final.
  *
  * A value is a short array of strings (some may be absent): [text] for a plain
  * field, [value, kind] for an email or phone, [name, value] for a free x- field,

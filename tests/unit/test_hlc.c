@@ -88,11 +88,16 @@ static void test_next_counter_wrap(void **state)
 {
   (void)state;
   uint64_t out = 0x5a5a, last = MS(1000) | 0xffff;
-  assert_rc(kith_hlc_next(last, 1000, &out), KITH_EFUTURE);
-  assert_rc(kith_hlc_next(last, 999, &out), KITH_EFUTURE);
-  assert_int_equal(out, 0x5a5a); /* left unset */
-  assert_rc(kith_hlc_next(last, 1001, &out), 0); /* the clock moved: fine */
+  /* a full counter carries into the next millisecond, wall clock still or behind */
+  assert_rc(kith_hlc_next(last, 1000, &out), 0);
   assert_int_equal(out, MS(1001));
+  assert_rc(kith_hlc_next(last, 999, &out), 0);
+  assert_int_equal(out, MS(1001));
+  assert_rc(kith_hlc_next(last, 1005, &out), 0); /* the clock moved further: fine */
+  assert_int_equal(out, MS(1005));
+  out = 0x5a5a;
+  assert_rc(kith_hlc_next(UINT64_MAX, 1000, &out), KITH_EFUTURE); /* the end of time */
+  assert_int_equal(out, 0x5a5a); /* left unset */
 }
 
 static void test_next_monotonic_random(void **state)
