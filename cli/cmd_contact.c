@@ -9,7 +9,8 @@
 
 static const char add_usage[] =
     "kith contact add --name NAME [--email E]... [--phone P]... [--org O] [--title T]\n"
-    "       [--tag T]... [--met-at TEXT] [--link URL]... [--nickname N] [--birthday DATE]\n"
+    "       [--tag T]... [--met-at TEXT] [--link URL]... [--nickname N] [--birthday "
+    "DATE]\n"
     "       [--needs TEXT] [--offers TEXT] [--note TEXT] [FIELD=VALUE]...";
 static const char list_usage[] = "kith contact list [--tag T]... [--search Q]";
 static const char show_usage[] = "kith contact show ID";
@@ -29,13 +30,14 @@ static void field_help(FILE *f)
 
 static int contact_help(FILE *f)
 {
-  fprintf(f,
-          "usage: kith contact add|list|show|set|rm ...\n\n  %s\n  %s\n  %s\n  %s\n  %s\n\n"
-          "IDs may be shortened to any unique prefix. On a list field (emails, phones,\n"
-          "links, ims, tags, addresses; also email, phone...) FIELD=VALUE sets it to that\n"
-          "one value; an empty VALUE clears a field; x-NAME=VALUE sets a free field.\n"
-          "E-mails and phones take a kind: --phone cell:+44 20 7946 0000.\n",
-          add_usage, list_usage, show_usage, set_usage, rm_usage);
+  fprintf(
+      f,
+      "usage: kith contact add|list|show|set|rm ...\n\n  %s\n  %s\n  %s\n  %s\n  %s\n\n"
+      "IDs may be shortened to any unique prefix. On a list field (emails, phones,\n"
+      "links, ims, tags, addresses; also email, phone...) FIELD=VALUE sets it to that\n"
+      "one value; an empty VALUE clears a field; x-NAME=VALUE sets a free field.\n"
+      "E-mails and phones take a kind: --phone cell:+44 20 7946 0000.\n",
+      add_usage, list_usage, show_usage, set_usage, rm_usage);
   field_help(f);
   return f == stdout ? 0 : EX_USAGE_;
 }
@@ -57,14 +59,16 @@ static int set_pair(kith_txn *txn, const uint8_t id[16], const char *arg)
   case 0:
     return 0;
   case KITH_EUNKFIELD:
-    return cli_error(EX_DATAERR_, "unknown field '%s' (see 'kith contact --help')", field);
+    return cli_error(EX_DATAERR_, "unknown field '%s' (see 'kith contact --help')",
+                     field);
   case KITH_EBADMSG: {
     const struct kith_field *f = kith_field_by_name(KITH_KIND_CONTACT, field);
     if (f && f->id == KITH_F_NAME)
       return cli_error(EX_DATAERR_, "a contact needs a name; it cannot be cleared");
     if (f && f->shape == KITH_SHAPE_DATE)
-      return cli_error(EX_DATAERR_, "%s: '%s' is not a date (use YYYY-MM-DD, or "
-                                    "--MM-DD for a birthday without a year)",
+      return cli_error(EX_DATAERR_,
+                       "%s: '%s' is not a date (use YYYY-MM-DD, or "
+                       "--MM-DD for a birthday without a year)",
                        field, eq + 1);
     return cli_error(EX_DATAERR_, "%s: '%s' is not a valid value", field, eq + 1);
   }
@@ -98,15 +102,21 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16]);
 
 static int contact_add(struct cli *cli, int argc, char **argv)
 {
-  static const struct option opts[] = {
-      {"name", required_argument, NULL, 'n'},  {"email", required_argument, NULL, 'e'},
-      {"phone", required_argument, NULL, 'p'}, {"org", required_argument, NULL, 'o'},
-      {"title", required_argument, NULL, 't'}, {"tag", required_argument, NULL, 'g'},
-      {"met-at", required_argument, NULL, 'm'}, {"link", required_argument, NULL, 'l'},
-      {"nickname", required_argument, NULL, 'k'}, {"birthday", required_argument, NULL, 'b'},
-      {"needs", required_argument, NULL, 'N'}, {"offers", required_argument, NULL, 'O'},
-      {"note", required_argument, NULL, 'x'},  {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+                                       {"email", required_argument, NULL, 'e'},
+                                       {"phone", required_argument, NULL, 'p'},
+                                       {"org", required_argument, NULL, 'o'},
+                                       {"title", required_argument, NULL, 't'},
+                                       {"tag", required_argument, NULL, 'g'},
+                                       {"met-at", required_argument, NULL, 'm'},
+                                       {"link", required_argument, NULL, 'l'},
+                                       {"nickname", required_argument, NULL, 'k'},
+                                       {"birthday", required_argument, NULL, 'b'},
+                                       {"needs", required_argument, NULL, 'N'},
+                                       {"offers", required_argument, NULL, 'O'},
+                                       {"note", required_argument, NULL, 'x'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   const char *name = NULL, *note = NULL;
   int c, rc;
   /* First pass: check the options and find the name. */
@@ -140,19 +150,44 @@ static int contact_add(struct cli *cli, int argc, char **argv)
   while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     const char *text_field = NULL, *set_field = NULL;
     switch (c) {
-    case 'n': text_field = "name"; break;
-    case 'o': text_field = "org"; break;
-    case 't': text_field = "title"; break;
-    case 'm': text_field = "met_at"; break;
-    case 'k': text_field = "nickname"; break;
-    case 'b': text_field = "birthday"; break;
-    case 'N': text_field = "needs"; break;
-    case 'O': text_field = "offers"; break;
-    case 'e': set_field = "emails"; break;
-    case 'p': set_field = "phones"; break;
-    case 'g': set_field = "tags"; break;
-    case 'l': set_field = "links"; break;
-    default: break;
+    case 'n':
+      text_field = "name";
+      break;
+    case 'o':
+      text_field = "org";
+      break;
+    case 't':
+      text_field = "title";
+      break;
+    case 'm':
+      text_field = "met_at";
+      break;
+    case 'k':
+      text_field = "nickname";
+      break;
+    case 'b':
+      text_field = "birthday";
+      break;
+    case 'N':
+      text_field = "needs";
+      break;
+    case 'O':
+      text_field = "offers";
+      break;
+    case 'e':
+      set_field = "emails";
+      break;
+    case 'p':
+      set_field = "phones";
+      break;
+    case 'g':
+      set_field = "tags";
+      break;
+    case 'l':
+      set_field = "links";
+      break;
+    default:
+      break;
     }
     if (text_field) {
       char pair[64];
@@ -244,8 +279,8 @@ static int note_matches(void *arg, const uint8_t id[16])
   struct kith_record *n = NULL;
   if (kith_record_load(h->txn, id, &n) != 0)
     return 0;
-  int hit = !n->deleted && kith_fold_contains(kith_record_text(n, KITH_F_NOTE_TEXT),
-                                              h->needle);
+  int hit = !n->deleted &&
+            kith_fold_contains(kith_record_text(n, KITH_F_NOTE_TEXT), h->needle);
   kith_record_free(n);
   return hit;
 }
@@ -253,9 +288,9 @@ static int note_matches(void *arg, const uint8_t id[16])
 static bool matches(kith_txn *txn, const struct kith_record *rec, const char *needle)
 {
   static const uint8_t searched[] = {
-      KITH_F_NAME,  KITH_F_GIVEN,  KITH_F_FAMILY, KITH_F_NICKNAME, KITH_F_ORG,
-      KITH_F_TITLE, KITH_F_MET_AT, KITH_F_NEEDS,  KITH_F_OFFERS,   KITH_F_EMAILS,
-      KITH_F_PHONES, KITH_F_TAGS,  KITH_F_LINKS,  KITH_F_X};
+      KITH_F_NAME,   KITH_F_GIVEN,  KITH_F_FAMILY, KITH_F_NICKNAME, KITH_F_ORG,
+      KITH_F_TITLE,  KITH_F_MET_AT, KITH_F_NEEDS,  KITH_F_OFFERS,   KITH_F_EMAILS,
+      KITH_F_PHONES, KITH_F_TAGS,   KITH_F_LINKS,  KITH_F_X};
   for (size_t i = 0; i < rec->n; i++) {
     const struct kith_reg *r = &rec->regs[i];
     if (!kith_reg_live(r) || !memchr(searched, r->field, sizeof searched))
@@ -368,10 +403,11 @@ static int contact_list(struct cli *cli, int argc, char **argv)
       }
       break;
     case 'h':
-      printf("usage: %s\n\nLists contacts by name; --tag keeps those with every tag "
-             "given; --search\nfinds text in names, e-mails, org, title, tags and notes, "
-             "ignoring case\nand accents. With --json: an array sorted by id.\n",
-             list_usage);
+      printf(
+          "usage: %s\n\nLists contacts by name; --tag keeps those with every tag "
+          "given; --search\nfinds text in names, e-mails, org, title, tags and notes, "
+          "ignoring case\nand accents. With --json: an array sorted by id.\n",
+          list_usage);
       goto out;
     default:
       rc = cli_usage(list_usage, "unknown option '%s'", argv[optind - 1]);
@@ -443,9 +479,11 @@ static int contact_list(struct cli *cli, int argc, char **argv)
     printf("  %s\n", tags);
   }
   if (ctx.n == 0)
-    fprintf(stderr, "no contacts%s\n", ctx.ntags || ctx.needle ? " match" : " yet ("
-                                                                  "add one with 'kith "
-                                                                  "contact add --name')");
+    fprintf(stderr, "no contacts%s\n",
+            ctx.ntags || ctx.needle ? " match"
+                                    : " yet ("
+                                      "add one with 'kith "
+                                      "contact add --name')");
 out:
   for (size_t i = 0; i < ctx.n; i++) {
     kith_record_free(ctx.rows[i].rec);
@@ -540,12 +578,26 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
   printf("%s%s%s\n", cli->color ? "\033[1m" : "", name ? name : "(no name)",
          cli->color ? "\033[0m" : "");
   show_line("id", hex, NULL);
-  static const uint8_t order[] = {
-      KITH_F_NICKNAME, KITH_F_GIVEN,    KITH_F_MIDDLE,         KITH_F_FAMILY,
-      KITH_F_PREFIX,   KITH_F_SUFFIX,   KITH_F_ORG,            KITH_F_TITLE,
-      KITH_F_EMAILS,   KITH_F_PHONES,   KITH_F_LINKS,          KITH_F_IMS,
-      KITH_F_ADDRESSES, KITH_F_BIRTHDAY, KITH_F_MET_AT,        KITH_F_NEEDS,
-      KITH_F_OFFERS,   KITH_F_FOLLOW_UP, KITH_F_LAST_CONTACTED, KITH_F_X};
+  static const uint8_t order[] = {KITH_F_NICKNAME,
+                                  KITH_F_GIVEN,
+                                  KITH_F_MIDDLE,
+                                  KITH_F_FAMILY,
+                                  KITH_F_PREFIX,
+                                  KITH_F_SUFFIX,
+                                  KITH_F_ORG,
+                                  KITH_F_TITLE,
+                                  KITH_F_EMAILS,
+                                  KITH_F_PHONES,
+                                  KITH_F_LINKS,
+                                  KITH_F_IMS,
+                                  KITH_F_ADDRESSES,
+                                  KITH_F_BIRTHDAY,
+                                  KITH_F_MET_AT,
+                                  KITH_F_NEEDS,
+                                  KITH_F_OFFERS,
+                                  KITH_F_FOLLOW_UP,
+                                  KITH_F_LAST_CONTACTED,
+                                  KITH_F_X};
   const struct kith_reg **live = NULL;
   size_t nlive = 0;
   if ((rc = kith_record_live(rec, &live, &nlive)) != 0) {
@@ -576,7 +628,8 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
         for (int p = 1; p < v->n; p++) {
           if (!v->p[p] || !*v->p[p])
             continue;
-          int w = snprintf(line + at, sizeof line - at, "%s%s", at ? ", " : "", v->p[p]);
+          int w =
+              snprintf(line + at, sizeof line - at, "%s%s", at ? ", " : "", v->p[p]);
           if (w < 0 || (size_t)w >= sizeof line - at)
             break;
           at += (size_t)w;
@@ -641,7 +694,8 @@ static int contact_show(struct cli *cli, int argc, char **argv)
   kith_txn *txn = NULL;
   uint8_t id[16];
   if (cli_wants_help(argc, argv)) {
-    printf("usage: %s\n\nShows everything about a contact, with its notes.\n", show_usage);
+    printf("usage: %s\n\nShows everything about a contact, with its notes.\n",
+           show_usage);
     return 0;
   }
   if (argc > 2)
@@ -663,7 +717,8 @@ static int contact_set(struct cli *cli, int argc, char **argv)
     return 0;
   }
   if (argc < 3)
-    return cli_usage(set_usage, argc < 2 ? "missing the contact id" : "missing FIELD=VALUE");
+    return cli_usage(set_usage,
+                     argc < 2 ? "missing the contact id" : "missing FIELD=VALUE");
   int rc = with_one_id(cli, argc, argv, set_usage, true, &txn, id);
   for (int i = 2; rc == 0 && i < argc; i++)
     rc = set_pair(txn, id, argv[i]);
@@ -726,4 +781,3 @@ int cmd_contact(struct cli *cli, int argc, char **argv)
   return cli_usage(NULL, "unknown subcommand 'contact %s' (see 'kith contact --help')",
                    sub);
 }
-

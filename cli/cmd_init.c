@@ -30,8 +30,8 @@ static void fingerprint(const uint8_t pk[KITH_PK_LEN], char out[40])
   out[at] = 0;
 }
 
-/* Creates home and the folders above it that are missing (0700, as XDG asks), so that the
- * default home ~/.local/share/kith works on a fresh account. Returns 0 or errno. */
+/* Creates home and the folders above it that are missing (0700, as XDG asks), so that
+ * the default home ~/.local/share/kith works on a fresh account. Returns 0 or errno. */
 static int make_parents(const char *home)
 {
   char path[4096];
@@ -94,10 +94,11 @@ int cmd_init(struct cli *cli, int argc, char **argv)
       label = optarg;
       break;
     case 'h':
-      printf("usage: %s\n\nCreates a kith store in the home folder, with a new key pair "
-             "for this\ndevice. --name is your name as your partners will see it; "
-             "--device labels\nthis device (default: the host name).\n",
-             init_usage);
+      printf(
+          "usage: %s\n\nCreates a kith store in the home folder, with a new key pair "
+          "for this\ndevice. --name is your name as your partners will see it; "
+          "--device labels\nthis device (default: the host name).\n",
+          init_usage);
       return 0;
     default:
       return cli_usage(init_usage, "unknown option '%s'", argv[optind - 1]);

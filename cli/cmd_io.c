@@ -31,23 +31,26 @@ int cmd_import(struct cli *cli, int argc, char **argv)
       dry = true;
       break;
     case 'h':
-      printf("usage: %s\n\nImports contacts and their notes from FILE ('-' for standard "
-             "input). JSON is\nwhat 'kith export' writes (ids and stamps kept: a faithful "
-             "copy; records\nalready here are merged), or contacts with only some "
-             "fields and no id.\nThe whole file is imported in one transaction: if any "
-             "record is bad,\nnothing is. --dry-run reports what would change.\n",
-             import_usage);
+      printf(
+          "usage: %s\n\nImports contacts and their notes from FILE ('-' for standard "
+          "input). JSON is\nwhat 'kith export' writes (ids and stamps kept: a faithful "
+          "copy; records\nalready here are merged), or contacts with only some "
+          "fields and no id.\nThe whole file is imported in one transaction: if any "
+          "record is bad,\nnothing is. --dry-run reports what would change.\n",
+          import_usage);
       return 0;
     default:
       return cli_usage(import_usage, "unknown option '%s'", argv[optind - 1]);
     }
   }
   if (optind != argc - 1)
-    return cli_usage(import_usage, optind >= argc ? "missing FILE" : "too many arguments");
+    return cli_usage(import_usage,
+                     optind >= argc ? "missing FILE" : "too many arguments");
   const char *path = argv[optind];
   if (format && strcmp(format, "json") != 0)
-    return cli_usage(import_usage, "format '%s' is not supported by this version "
-                                   "(supported: json)",
+    return cli_usage(import_usage,
+                     "format '%s' is not supported by this version "
+                     "(supported: json)",
                      format);
   char *buf = NULL;
   size_t len = 0;
@@ -108,7 +111,8 @@ static int export_one(void *arg, const uint8_t id[16])
     if (!j)
       rc = KITH_ENOMEM;
     else {
-      if (fputs(e->n ? ",\n" : "\n", e->f) < 0 || json_dumpf(j, e->f, JSON_COMPACT) != 0)
+      if (fputs(e->n ? ",\n" : "\n", e->f) < 0 ||
+          json_dumpf(j, e->f, JSON_COMPACT) != 0)
         rc = KITH_EIO;
       json_decref(j);
       e->n++;
@@ -136,10 +140,11 @@ int cmd_export(struct cli *cli, int argc, char **argv)
       out = optarg;
       break;
     case 'h':
-      printf("usage: %s\n\nWrites every contact with its notes, ids and stamps: 'kith "
-             "import' of the\nfile into another home makes a faithful copy. With -o the "
-             "file is written\nwhole or not at all.\n",
-             export_usage);
+      printf(
+          "usage: %s\n\nWrites every contact with its notes, ids and stamps: 'kith "
+          "import' of the\nfile into another home makes a faithful copy. With -o the "
+          "file is written\nwhole or not at all.\n",
+          export_usage);
       return 0;
     default:
       return cli_usage(export_usage, "unknown option '%s'", argv[optind - 1]);
@@ -148,8 +153,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
   if (optind != argc)
     return cli_usage(export_usage, "unexpected argument '%s'", argv[optind]);
   if (strcmp(format, "json") != 0)
-    return cli_usage(export_usage, "format '%s' is not supported by this version "
-                                   "(supported: json)",
+    return cli_usage(export_usage,
+                     "format '%s' is not supported by this version "
+                     "(supported: json)",
                      format);
   kith_txn *txn = NULL;
   struct exp e = {0};
@@ -194,7 +200,8 @@ int cmd_export(struct cli *cli, int argc, char **argv)
   if (out && strcmp(out, "-") != 0 && !cli->json)
     fprintf(stderr, "Exported %zu contact%s to %s\n", e.n, e.n == 1 ? "" : "s", out);
   else if (out && cli->json)
-    rc = cli_json_print(json_pack("{s:s, s:I}", "file", out, "contacts", (json_int_t)e.n));
+    rc = cli_json_print(
+        json_pack("{s:s, s:I}", "file", out, "contacts", (json_int_t)e.n));
 done:
   if (tmp[0])
     unlink(tmp);

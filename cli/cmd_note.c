@@ -77,7 +77,8 @@ static int note_add(struct cli *cli, int argc, char **argv)
   uint8_t cid[16], nid[16];
   char *text = NULL;
   if (cli_wants_help(argc, argv)) {
-    printf("usage: %s\n\nAdds a note to a contact and prints the note's id.\n", add_usage);
+    printf("usage: %s\n\nAdds a note to a contact and prints the note's id.\n",
+           add_usage);
     return 0;
   }
   if (argc < 2)
@@ -232,7 +233,8 @@ static int note_edit(struct cli *cli, int argc, char **argv)
     rc = cli_resolve(txn, KITH_KIND_NOTE, argv[1], nid);
   if (rc == 0) {
     struct kith_value *v = kith_value_new(1, (const char *const *)&text);
-    rc = v ? kith_field_set(txn, nid, kith_field_by_id(KITH_F_NOTE_TEXT), v) : KITH_ENOMEM;
+    rc = v ? kith_field_set(txn, nid, kith_field_by_id(KITH_F_NOTE_TEXT), v)
+           : KITH_ENOMEM;
     kith_value_free(v);
     if (rc)
       rc = cli_fail(rc, "cannot edit the note");

@@ -116,8 +116,9 @@ int cli_open(struct cli *cli)
   case KITH_ENOSTORE:
     return cli_fail(rc, "no store in %s (run 'kith init' first)", cli->home);
   case KITH_ENEWER:
-    return cli_fail(rc, "the store in %s was written by a newer kith; upgrade kith "
-                        "to use it (it was left untouched)",
+    return cli_fail(rc,
+                    "the store in %s was written by a newer kith; upgrade kith "
+                    "to use it (it was left untouched)",
                     cli->home);
   default:
     return cli_fail(rc, "cannot open the store in %s", cli->home);
@@ -128,8 +129,10 @@ int cli_begin(struct cli *cli, bool write, kith_txn **txn)
 {
   int rc = kith_txn_begin(cli->st, write, txn);
   if (rc == KITH_EREADONLY)
-    return cli_error(cli_exit_code(rc), "the store in %s is read-only; nothing was "
-                                        "changed", cli->home);
+    return cli_error(cli_exit_code(rc),
+                     "the store in %s is read-only; nothing was "
+                     "changed",
+                     cli->home);
   return rc ? cli_fail(rc, "cannot begin a transaction") : 0;
 }
 
@@ -173,9 +176,11 @@ void cli_relative(uint64_t ms, uint64_t now, char *out, size_t n)
 {
   bool future = ms > now;
   uint64_t d = (future ? ms - now : now - ms) / 1000;
-  static const struct { uint64_t secs; const char *unit; } u[] = {
-      {365 * 86400, "year"}, {30 * 86400, "month"}, {7 * 86400, "week"},
-      {86400, "day"},       {3600, "hour"},        {60, "minute"}};
+  static const struct {
+    uint64_t secs;
+    const char *unit;
+  } u[] = {{365 * 86400, "year"}, {30 * 86400, "month"}, {7 * 86400, "week"},
+           {86400, "day"},        {3600, "hour"},        {60, "minute"}};
   if (d < 60) {
     snprintf(out, n, "just now");
     return;
@@ -183,8 +188,8 @@ void cli_relative(uint64_t ms, uint64_t now, char *out, size_t n)
   for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
     if (d >= u[i].secs) {
       uint64_t k = d / u[i].secs;
-      snprintf(out, n, future ? "in %llu %s%s" : "%llu %s%s ago",
-               (unsigned long long)k, u[i].unit, k == 1 ? "" : "s");
+      snprintf(out, n, future ? "in %llu %s%s" : "%llu %s%s ago", (unsigned long long)k,
+               u[i].unit, k == 1 ? "" : "s");
       return;
     }
   }

@@ -9,9 +9,8 @@ int kith_fold(const char *s, char **out)
   utf8proc_uint8_t *dst = NULL;
   utf8proc_ssize_t n = utf8proc_map(
       (const utf8proc_uint8_t *)s, 0, &dst,
-      UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT |
-          UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK | UTF8PROC_DECOMPOSE |
-          UTF8PROC_IGNORE);
+      UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+          UTF8PROC_STRIPMARK | UTF8PROC_DECOMPOSE | UTF8PROC_IGNORE);
   if (n < 0)
     return n == UTF8PROC_ERROR_NOMEM ? KITH_ENOMEM : KITH_EBADUTF8;
   *out = (char *)dst;

@@ -13,9 +13,9 @@
 static const char *const addr_keys[KITH_ADDR_PARTS] = {
     "kind", "po_box", "ext", "street", "locality", "region", "code", "country"};
 
-static const char *const kind_words[] = {
-    "work", "home", "cell", "mobile", "fax", "pager", "main", "other",
-    "personal", "school", "voice", "text", "video", "iphone", NULL};
+static const char *const kind_words[] = {"work",  "home", "cell",  "mobile",   "fax",
+                                         "pager", "main", "other", "personal", "school",
+                                         "voice", "text", "video", "iphone",   NULL};
 
 /* ---- reading records ----------------------------------------------------- */
 
@@ -74,8 +74,7 @@ int kith_record_live(const struct kith_record *rec, const struct kith_reg ***out
 const char *kith_record_text(const struct kith_record *rec, uint8_t field)
 {
   for (size_t i = 0; i < rec->n; i++)
-    if (rec->regs[i].field == field && !rec->regs[i].has_elem &&
-        rec->regs[i].val)
+    if (rec->regs[i].field == field && !rec->regs[i].has_elem && rec->regs[i].val)
       return rec->regs[i].val->p[0];
   return NULL;
 }
@@ -137,8 +136,7 @@ static int add_note(void *arg, const uint8_t id[KITH_ID_LEN])
   return 0;
 }
 
-json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec,
-                         unsigned flags)
+json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec, unsigned flags)
 {
   char hex[2 * KITH_ID_LEN + 1], lbl[512];
   json_t *o = json_object(), *stamps = json_object(), *kinds = json_object();
@@ -216,7 +214,7 @@ json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec,
       break;
     }
     continue;
-  elem_stamp: {
+  elem_stamp : {
     json_t *m = json_object_get(stamps, f->json);
     if (!m) {
       m = json_object();
@@ -385,8 +383,7 @@ static int fail(struct imp *im, int rc, const char *fmt, ...)
 /* Puts one register: with the given stamp if the document has one, else with a
  * fresh local stamp. */
 static int put(struct imp *im, const uint8_t id[KITH_ID_LEN], uint8_t field,
-               const uint8_t *elem, const struct kith_value *v,
-               const json_t *stamp)
+               const uint8_t *elem, const struct kith_value *v, const json_t *stamp)
 {
   struct kith_reg r = {0};
   int rc;
@@ -410,8 +407,7 @@ static int put(struct imp *im, const uint8_t id[KITH_ID_LEN], uint8_t field,
   return rc;
 }
 
-static const json_t *stamp_of(const json_t *stamps, const char *field,
-                              const char *elem)
+static const json_t *stamp_of(const json_t *stamps, const char *field, const char *elem)
 {
   const json_t *s = stamps ? json_object_get(stamps, field) : NULL;
   if (s && elem)
@@ -438,8 +434,8 @@ static int put_elem(struct imp *im, const uint8_t id[KITH_ID_LEN],
 
 static bool known_key(const char *k)
 {
-  static const char *const meta[] = {"id",    "created", "updated", "notes",
-                                     "stamps", "kinds",  "kind",    NULL};
+  static const char *const meta[] = {"id",     "created", "updated", "notes",
+                                     "stamps", "kinds",   "kind",    NULL};
   for (int i = 0; meta[i]; i++)
     if (strcmp(k, meta[i]) == 0)
       return true;
@@ -456,7 +452,8 @@ static int import_fields(struct imp *im, int kind, const uint8_t id[KITH_ID_LEN]
   int rc;
   if (stamps && !json_is_object(stamps))
     return fail(im, KITH_EBADMSG, "\"stamps\" must be an object");
-  json_object_foreach((json_t *)obj, key, val) {
+  json_object_foreach((json_t *)obj, key, val)
+  {
     if (known_key(key))
       continue;
     if (kind == KITH_KIND_CONTACT && strncmp(key, "x-", 2) == 0 && key[2]) {
@@ -510,7 +507,8 @@ static int import_fields(struct imp *im, int kind, const uint8_t id[KITH_ID_LEN]
       size_t i;
       json_t *e;
       const json_t *km = kinds ? json_object_get(kinds, f->json) : NULL;
-      json_array_foreach(val, i, e) {
+      json_array_foreach(val, i, e)
+      {
         struct kith_value *v = NULL;
         if (f->shape == KITH_SHAPE_ADDR) {
           const char *parts[KITH_ADDR_PARTS] = {0};
@@ -518,7 +516,8 @@ static int import_fields(struct imp *im, int kind, const uint8_t id[KITH_ID_LEN]
             return fail(im, KITH_EBADMSG, "%s[%zu]: must be an object", key, i);
           const char *ak;
           json_t *av;
-          json_object_foreach(e, ak, av) {
+          json_object_foreach(e, ak, av)
+          {
             int p;
             for (p = 0; p < KITH_ADDR_PARTS; p++)
               if (strcmp(ak, addr_keys[p]) == 0)
@@ -530,8 +529,8 @@ static int import_fields(struct imp *im, int kind, const uint8_t id[KITH_ID_LEN]
           v = kith_value_new(KITH_ADDR_PARTS, parts);
         } else {
           if (!json_is_string(e) || !*json_string_value(e))
-            return fail(im, KITH_EBADMSG, "%s[%zu]: must be a non-empty string",
-                        key, i);
+            return fail(im, KITH_EBADMSG, "%s[%zu]: must be a non-empty string", key,
+                        i);
           const char *parts[2] = {json_string_value(e), NULL};
           const json_t *k = km ? json_object_get(km, parts[0]) : NULL;
           parts[1] = json_is_string(k) ? json_string_value(k) : NULL;
@@ -551,7 +550,8 @@ static int import_fields(struct imp *im, int kind, const uint8_t id[KITH_ID_LEN]
         return fail(im, KITH_EBADMSG, "x: must be an object");
       const char *xk;
       json_t *xv;
-      json_object_foreach(val, xk, xv) {
+      json_object_foreach(val, xk, xv)
+      {
         if (!json_is_string(xv))
           return fail(im, KITH_EBADMSG, "x.%s: must be a string", xk);
         const char *parts[2] = {xk, json_string_value(xv)};
@@ -621,7 +621,8 @@ static int import_record(struct imp *im, int kind, const json_t *obj,
     if (!cv)
       return KITH_ENOMEM;
     rc = put(im, id, KITH_F_NOTE_CONTACT, NULL, cv,
-             stamps && json_is_object(stamps) ? stamp_of(stamps, "contact", NULL) : NULL);
+             stamps && json_is_object(stamps) ? stamp_of(stamps, "contact", NULL)
+                                              : NULL);
     kith_value_free(cv);
     if (rc)
       return rc;
@@ -656,7 +657,8 @@ static int import_contact(struct imp *im, const json_t *c, size_t i)
   char where[64];
   snprintf(where, sizeof where, "contacts[%zu].notes", i);
   im->where = where;
-  json_array_foreach(notes, j, n) {
+  json_array_foreach(notes, j, n)
+  {
     uint8_t nid[KITH_ID_LEN];
     im->index = j;
     if ((rc = import_record(im, KITH_KIND_NOTE, n, id, nid)) != 0)
@@ -666,8 +668,8 @@ static int import_contact(struct imp *im, const json_t *c, size_t i)
   return rc;
 }
 
-int kith_json_import(kith_txn *txn, const json_t *doc,
-                     struct kith_import_stats *stats, char *err, size_t errlen)
+int kith_json_import(kith_txn *txn, const json_t *doc, struct kith_import_stats *stats,
+                     char *err, size_t errlen)
 {
   struct imp im = {txn, err, errlen, "contacts", 0, stats};
   const json_t *list = doc;
@@ -686,7 +688,8 @@ int kith_json_import(kith_txn *txn, const json_t *doc,
   }
   size_t i;
   json_t *c;
-  json_array_foreach(list, i, c) {
+  json_array_foreach(list, i, c)
+  {
     if ((rc = import_contact(&im, c, i)) != 0)
       break;
   }
@@ -833,7 +836,8 @@ int kith_json_import_text(kith_txn *txn, const char *buf, size_t len,
     if (rc == 0 && !had_contacts)
       rc = import_contact(&im, top, 0);
   } else {
-    rc = scan_fail(&s, s.pos, "expected a kith export, an array of contacts or a contact");
+    rc = scan_fail(&s, s.pos,
+                   "expected a kith export, an array of contacts or a contact");
   }
   skip_ws(&s);
   if (rc == 0 && s.pos != s.len)

@@ -29,8 +29,7 @@ enum {
 
 /* A new JSON object for a loaded record (contact or note); NULL if out of memory.
  * KITH_JSON_NOTES reads the notes through txn. */
-json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec,
-                         unsigned flags);
+json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec, unsigned flags);
 
 /* The live registers of rec (its kind aside) in display order: by field number;
  * within a set, tags and x- fields alphabetically (folded), others in the order
@@ -49,9 +48,8 @@ struct kith_import_stats {
  * txn. On error returns KITH_EBADMSG (or another code) with a one-line reason in
  * err naming where in the document it is; the caller then aborts txn, so nothing
  * is half-imported. */
-int kith_json_import(kith_txn *txn, const json_t *doc,
-                     struct kith_import_stats *stats, char *err,
-                     size_t errlen) KITH_MUST_CHECK;
+int kith_json_import(kith_txn *txn, const json_t *doc, struct kith_import_stats *stats,
+                     char *err, size_t errlen) KITH_MUST_CHECK;
 
 /* The same, reading the document from text (UTF-8, a BOM allowed) one contact at
  * a time, so that memory holds one contact rather than the whole file. Errors

@@ -26,7 +26,8 @@ static const struct kith_field fields[] = {
     {KITH_F_MET_AT, C, KITH_SHAPE_TEXT, "met_at", "met-at", false},
     {KITH_F_NEEDS, C, KITH_SHAPE_TEXT, "needs", NULL, false},
     {KITH_F_OFFERS, C, KITH_SHAPE_TEXT, "offers", NULL, false},
-    {KITH_F_LAST_CONTACTED, C, KITH_SHAPE_DATE, "last_contacted", "last-contacted", true},
+    {KITH_F_LAST_CONTACTED, C, KITH_SHAPE_DATE, "last_contacted", "last-contacted",
+     true},
     {KITH_F_FOLLOW_UP, C, KITH_SHAPE_DATE, "follow_up", "follow-up", true},
     {KITH_F_EMAILS, C, KITH_SHAPE_TYPED, "emails", "email", false},
     {KITH_F_PHONES, C, KITH_SHAPE_TYPED, "phones", "phone", false},
@@ -52,8 +53,8 @@ const struct kith_field *kith_field_by_name(int kind, const char *name)
 {
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
     const struct kith_field *f = &fields[i];
-    if (f->kind == kind && (strcmp(f->json, name) == 0 ||
-                            (f->alias && strcmp(f->alias, name) == 0)))
+    if (f->kind == kind &&
+        (strcmp(f->json, name) == 0 || (f->alias && strcmp(f->alias, name) == 0)))
       return f;
   }
   return NULL;
@@ -74,8 +75,7 @@ static bool is_set(const struct kith_field *f)
 }
 
 /* The text that identifies an element within its set, before hashing. */
-static int elem_key(const struct kith_field *f, const struct kith_value *v,
-                    char **out)
+static int elem_key(const struct kith_field *f, const struct kith_value *v, char **out)
 {
   const char *s = v->p[0] ? v->p[0] : "";
   size_t n = strlen(s);
@@ -172,14 +172,14 @@ bool kith_date_valid(const char *s)
   size_t n = strlen(s);
   const char *t = NULL;
   int year = -1, mon, day;
-  if (n >= 10 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) &&
-      s[7] == '-' && digits(s + 8, 2)) {
+  if (n >= 10 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) && s[7] == '-' &&
+      digits(s + 8, 2)) {
     year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + s[3] - '0';
     mon = (s[5] - '0') * 10 + s[6] - '0';
     day = (s[8] - '0') * 10 + s[9] - '0';
     t = s + 10;
-  } else if (n >= 7 && s[0] == '-' && s[1] == '-' && digits(s + 2, 2) &&
-             s[4] == '-' && digits(s + 5, 2)) {
+  } else if (n >= 7 && s[0] == '-' && s[1] == '-' && digits(s + 2, 2) && s[4] == '-' &&
+             digits(s + 5, 2)) {
     mon = (s[2] - '0') * 10 + s[3] - '0';
     day = (s[5] - '0') * 10 + s[6] - '0';
     t = s + 7;
@@ -241,8 +241,9 @@ int kith_value_check(const struct kith_field *f, const struct kith_value *v)
   case KITH_SHAPE_DATE:
     return kith_date_valid(v->p[0]) ? 0 : KITH_EBADMSG;
   case KITH_SHAPE_TAGS:
-    return strlen(v->p[0]) == 0 ? KITH_EBADMSG
-           : strlen(v->p[0]) > KITH_TAG_MAX ? KITH_ETOOBIG : 0;
+    return strlen(v->p[0]) == 0             ? KITH_EBADMSG
+           : strlen(v->p[0]) > KITH_TAG_MAX ? KITH_ETOOBIG
+                                            : 0;
   case KITH_SHAPE_XMAP:
     return v->p[0][0] && v->p[1] ? 0 : KITH_EBADMSG;
   case KITH_SHAPE_REF: {
@@ -409,7 +410,7 @@ int kith_set_replace(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
                      size_t n)
 {
   struct kith_record *rec = NULL;
-  uint8_t (*keep)[KITH_ID_LEN] = NULL;
+  uint8_t(*keep)[KITH_ID_LEN] = NULL;
   int rc;
   for (size_t i = 0; i < n; i++)
     if ((rc = kith_value_check(f, vals[i])) != 0)
@@ -510,13 +511,15 @@ int kith_note_create(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
     kith_hlc_iso(now.hlc, day);
     day[10] = 0;
     int g = kith_txn_get(txn, contact, KITH_F_LAST_CONTACTED, NULL, &last);
-    bool later = g == KITH_ENOTFOUND || (g == 0 && (!last.val || strcmp(last.val->p[0], day) < 0));
+    bool later = g == KITH_ENOTFOUND ||
+                 (g == 0 && (!last.val || strcmp(last.val->p[0], day) < 0));
     if (g && g != KITH_ENOTFOUND)
       rc = g;
     else if (later) {
       struct kith_value *dv = kith_value_new(1, &d);
-      rc = dv ? kith_field_set(txn, contact, kith_field_by_id(KITH_F_LAST_CONTACTED), dv)
-              : KITH_ENOMEM;
+      rc =
+          dv ? kith_field_set(txn, contact, kith_field_by_id(KITH_F_LAST_CONTACTED), dv)
+             : KITH_ENOMEM;
       kith_value_free(dv);
     }
   }

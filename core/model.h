@@ -67,16 +67,16 @@ enum {
 };
 
 #define KITH_ADDR_PARTS 8
-#define KITH_TAG_MAX 200   /* bytes; tags are index keys */
+#define KITH_TAG_MAX 200 /* bytes; tags are index keys */
 #define KITH_TEXT_FIELD_MAX (64u * 1024u)
 
 struct kith_field {
   uint8_t id;
-  int kind;              /* the record kind it belongs to */
+  int kind; /* the record kind it belongs to */
   enum kith_shape shape;
-  const char *json;      /* name in JSON and in FIELD=VALUE */
-  const char *alias;     /* another accepted name, or NULL */
-  bool priv;             /* stays in self when the card is shared */
+  const char *json;  /* name in JSON and in FIELD=VALUE */
+  const char *alias; /* another accepted name, or NULL */
+  bool priv;         /* stays in self when the card is shared */
 };
 
 /* Field by JSON name or alias (for kind), or NULL. */
@@ -89,12 +89,14 @@ const struct kith_field *kith_fields(size_t *n);
 /* Element id of value in a set field of record ent. KITH_EINVAL if the field is
  * not a set, KITH_ENOMEM. */
 int kith_elem_id(const uint8_t ent[static KITH_ID_LEN], const struct kith_field *f,
-                 const struct kith_value *v, uint8_t out[static KITH_ID_LEN]) KITH_MUST_CHECK;
+                 const struct kith_value *v,
+                 uint8_t out[static KITH_ID_LEN]) KITH_MUST_CHECK;
 
 /* Checks a value for a field: the right number of parts, valid UTF-8 (already
  * checked by decoders), sizes, date syntax, tag length. KITH_EBADMSG,
  * KITH_ETOOBIG, KITH_EINVAL. */
-int kith_value_check(const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
+int kith_value_check(const struct kith_field *f,
+                     const struct kith_value *v) KITH_MUST_CHECK;
 
 /* A new random 128-bit record id. Can't fail. */
 void kith_random_id(uint8_t id[static KITH_ID_LEN]);
@@ -104,20 +106,24 @@ int kith_record_create(kith_txn *txn, int kind, bool use_id,
                        uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 /* Sets a one-value field; v NULL clears it. */
 int kith_field_set(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
-                   const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
+                   const struct kith_field *f,
+                   const struct kith_value *v) KITH_MUST_CHECK;
 /* Adds an element to a set field (or x- field); a no-op if already present with
  * the same value. */
 int kith_set_add(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
-                 const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
+                 const struct kith_field *f,
+                 const struct kith_value *v) KITH_MUST_CHECK;
 /* Removes the element with value v's key; KITH_ENOTFOUND if not present. */
 int kith_set_remove(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
-                    const struct kith_field *f, const struct kith_value *v) KITH_MUST_CHECK;
+                    const struct kith_field *f,
+                    const struct kith_value *v) KITH_MUST_CHECK;
 /* Makes the set hold exactly vals[0..n): removes the others, adds the new ones. */
 int kith_set_replace(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
                      const struct kith_field *f, struct kith_value *const *vals,
                      size_t n) KITH_MUST_CHECK;
 /* Deletes a record (a tombstone); for a contact, its notes too. */
-int kith_record_delete(kith_txn *txn, const uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+int kith_record_delete(kith_txn *txn,
+                       const uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 
 /* Creates a note about contact with text; the contact's last_contacted becomes
  * the note's date if that is later. KITH_EDELETED, KITH_ENOTFOUND for the contact. */

@@ -71,7 +71,7 @@ struct kith_txn {
   MDB_txn *txn;
   bool write;
   bool have_hlc;
-  uint64_t hlc;  /* this transaction's clock; written back on commit */
+  uint64_t hlc; /* this transaction's clock; written back on commit */
   /* sequence counters per space, read once, written back on commit */
   uint32_t seq_sp[SEQ_SLOTS];
   uint64_t seq_v[SEQ_SLOTS];
@@ -189,7 +189,10 @@ static void seq_key(char out[16], uint32_t space)
 
 /* ---- open ---------------------------------------------------------------- */
 
-static uint64_t no_clock(void) { return 0; }
+static uint64_t no_clock(void)
+{
+  return 0;
+}
 
 static int env_open(const char *home, const struct kith_store_opts *opts,
                     kith_store **out)
@@ -289,7 +292,10 @@ static int raw_begin(kith_store *st, bool write, kith_txn **out)
 
 /* Migrations: each takes the store from version i to i+1 inside one write
  * transaction; the version is bumped in the same transaction. */
-static int migrate_1_to_2(kith_txn *t) { return kith_txn_reindex(t); }
+static int migrate_1_to_2(kith_txn *t)
+{
+  return kith_txn_reindex(t);
+}
 
 static int (*const migrations[])(kith_txn *) = {
     NULL,           /* 0: never existed */
@@ -767,8 +773,8 @@ static int session_seq(kith_txn *t, uint32_t space, uint64_t *out)
   return 0;
 }
 
-int kith_txn_get(kith_txn *t, const uint8_t ent[static KITH_ID_LEN],
-                 uint8_t field, const uint8_t *elem, struct kith_reg *out)
+int kith_txn_get(kith_txn *t, const uint8_t ent[static KITH_ID_LEN], uint8_t field,
+                 const uint8_t *elem, struct kith_reg *out)
 {
   struct kith_reg key = {.field = field, .has_elem = elem != NULL};
   struct kith_reg *regs;
@@ -954,7 +960,8 @@ int kith_txn_put(kith_txn *t, const struct kith_reg *in, bool *changed)
   }
   struct kith_reg *r = &c->regs[at];
   c->dirty = true;
-  if ((rc = session_seq(t, r->space, &r->seq)) != 0 || (rc = index_reg(t, r, true)) != 0)
+  if ((rc = session_seq(t, r->space, &r->seq)) != 0 ||
+      (rc = index_reg(t, r, true)) != 0)
     goto out;
   if (is_kind && r->val == NULL)
     rc = purge_held(t);
@@ -1013,8 +1020,8 @@ int kith_record_load(kith_txn *t, const uint8_t id[static KITH_ID_LEN],
   return 0;
 }
 
-static int each_prefix(kith_txn *t, MDB_dbi dbi, const uint8_t *prefix,
-                       size_t plen, kith_id_cb cb, void *arg)
+static int each_prefix(kith_txn *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+                       kith_id_cb cb, void *arg)
 {
   MDB_cursor *c = NULL;
   MDB_val key = {plen, (void *)prefix}, val;
@@ -1026,8 +1033,7 @@ static int each_prefix(kith_txn *t, MDB_dbi dbi, const uint8_t *prefix,
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
   for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-    if (key.mv_size != plen + KITH_ID_LEN ||
-        memcmp(key.mv_data, prefix, plen) != 0)
+    if (key.mv_size != plen + KITH_ID_LEN || memcmp(key.mv_data, prefix, plen) != 0)
       break;
     uint8_t id[KITH_ID_LEN];
     memcpy(id, (uint8_t *)key.mv_data + plen, KITH_ID_LEN);

@@ -58,7 +58,7 @@ struct kith_identity {
   char name[KITH_TEXT_MAX];  /* the user's name, may be empty */
   char label[KITH_TEXT_MAX]; /* this device's label */
   uint8_t device_id[KITH_DEVICE_ID_LEN];
-  uint8_t pk[KITH_PK_LEN];   /* Ed25519 public key */
+  uint8_t pk[KITH_PK_LEN]; /* Ed25519 public key */
   uint8_t epoch[KITH_EPOCH_LEN];
   uint32_t schema;
 };
@@ -104,19 +104,18 @@ int kith_txn_put(kith_txn *txn, const struct kith_reg *reg,
                  bool *changed) KITH_MUST_CHECK;
 
 /* Copies one register out (the caller clears it). KITH_ENOTFOUND if absent. */
-int kith_txn_get(kith_txn *txn, const uint8_t ent[static KITH_ID_LEN],
-                 uint8_t field, const uint8_t *elem,
-                 struct kith_reg *out) KITH_MUST_CHECK;
+int kith_txn_get(kith_txn *txn, const uint8_t ent[static KITH_ID_LEN], uint8_t field,
+                 const uint8_t *elem, struct kith_reg *out) KITH_MUST_CHECK;
 
 /* A record: its registers in key order, and what is derived from their stamps. */
 struct kith_record {
   uint8_t id[KITH_ID_LEN];
-  int kind;                   /* 0 if its kind register has not arrived */
-  bool deleted;               /* a tombstone */
-  struct kith_stamp created;  /* the stamp of its kind register */
-  struct kith_stamp updated;  /* the newest stamp among its registers */
+  int kind;                  /* 0 if its kind register has not arrived */
+  bool deleted;              /* a tombstone */
+  struct kith_stamp created; /* the stamp of its kind register */
+  struct kith_stamp updated; /* the newest stamp among its registers */
   size_t n;
-  struct kith_reg *regs;      /* live and removed registers alike */
+  struct kith_reg *regs; /* live and removed registers alike */
 };
 
 /* Loads a record. KITH_ENOTFOUND if nothing at all is stored under id. */
@@ -144,8 +143,8 @@ int kith_notes_each(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
  * log order, all of that record's registers in the space (older ones included).
  * cb gets registers it must not keep. */
 typedef int (*kith_reg_cb)(void *arg, const struct kith_reg *reg);
-int kith_log_each(kith_txn *txn, uint32_t space, uint64_t after,
-                  kith_reg_cb cb, void *arg);
+int kith_log_each(kith_txn *txn, uint32_t space, uint64_t after, kith_reg_cb cb,
+                  void *arg);
 /* The highest sequence number given out in a space (0 if none). */
 int kith_txn_seq(kith_txn *txn, uint32_t space, uint64_t *out) KITH_MUST_CHECK;
 

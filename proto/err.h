@@ -9,24 +9,24 @@
 #ifndef KITH_ERR_H
 #define KITH_ERR_H
 
-#define KITH_ERRORS(X)                                                         \
-  X(NOTFOUND, -1001, "no such record")                                         \
-  X(BADMSG, -1002, "malformed data")                                           \
-  X(AMBIGUOUS, -1003, "id prefix matches more than one record")                \
-  X(NOSTORE, -1004, "no kith store here")                                      \
-  X(EXISTS, -1005, "a kith store already exists here")                         \
-  X(NEWER, -1006, "store was written by a newer kith")                         \
-  X(FUTURE, -1007, "change is stamped too far in the future")                  \
-  X(FULL, -1008, "store is full (no space left)")                              \
-  X(IO, -1009, "input/output error")                                           \
-  X(NOMEM, -1010, "out of memory")                                             \
-  X(INVAL, -1011, "invalid argument")                                          \
-  X(BADUTF8, -1012, "text is not valid UTF-8")                                 \
-  X(TOOBIG, -1013, "value is too large")                                       \
-  X(UNKFIELD, -1014, "unknown field")                                          \
-  X(READONLY, -1015, "store is read-only")                                     \
-  X(BUSY, -1016, "store is busy")                                              \
-  X(CORRUPT, -1017, "store is corrupt")                                        \
+#define KITH_ERRORS(X)                                                                 \
+  X(NOTFOUND, -1001, "no such record")                                                 \
+  X(BADMSG, -1002, "malformed data")                                                   \
+  X(AMBIGUOUS, -1003, "id prefix matches more than one record")                        \
+  X(NOSTORE, -1004, "no kith store here")                                              \
+  X(EXISTS, -1005, "a kith store already exists here")                                 \
+  X(NEWER, -1006, "store was written by a newer kith")                                 \
+  X(FUTURE, -1007, "change is stamped too far in the future")                          \
+  X(FULL, -1008, "store is full (no space left)")                                      \
+  X(IO, -1009, "input/output error")                                                   \
+  X(NOMEM, -1010, "out of memory")                                                     \
+  X(INVAL, -1011, "invalid argument")                                                  \
+  X(BADUTF8, -1012, "text is not valid UTF-8")                                         \
+  X(TOOBIG, -1013, "value is too large")                                               \
+  X(UNKFIELD, -1014, "unknown field")                                                  \
+  X(READONLY, -1015, "store is read-only")                                             \
+  X(BUSY, -1016, "store is busy")                                                      \
+  X(CORRUPT, -1017, "store is corrupt")                                                \
   X(DELETED, -1018, "record was deleted")
 
 enum {

@@ -26,8 +26,7 @@ int kith_hlc_next(uint64_t last, uint64_t now_ms, uint64_t *out)
   return 0;
 }
 
-int kith_hlc_observe(uint64_t last, uint64_t remote, uint64_t now_ms,
-                     uint64_t *out)
+int kith_hlc_observe(uint64_t last, uint64_t remote, uint64_t now_ms, uint64_t *out)
 {
   if (kith_hlc_ms(remote) > now_ms + KITH_HLC_MAX_SKEW_MS)
     return KITH_EFUTURE;

@@ -23,11 +23,14 @@
 #define KITH_HLC_MAX_SKEW_MS (5u * 60u * 1000u)
 
 struct kith_stamp {
-  uint64_t hlc;                      /* 0: no stamp */
-  uint8_t dev[KITH_DEVICE_ID_LEN];   /* writer's device id */
+  uint64_t hlc;                    /* 0: no stamp */
+  uint8_t dev[KITH_DEVICE_ID_LEN]; /* writer's device id */
 };
 
-static inline uint64_t kith_hlc_ms(uint64_t hlc) { return hlc >> 16; }
+static inline uint64_t kith_hlc_ms(uint64_t hlc)
+{
+  return hlc >> 16;
+}
 
 /* <0, 0, >0 as a orders before, with, after b. A zero stamp orders first. */
 int kith_stamp_cmp(const struct kith_stamp *a, const struct kith_stamp *b);

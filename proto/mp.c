@@ -29,16 +29,20 @@ static int skip(const uint8_t *b, size_t len, size_t *pos, int depth)
   else if ((t & 0xf0) == 0x80)
     n = t & 0x0f, container = 2;
   else {
-    static const struct { uint8_t t; uint8_t hdr; uint8_t fixed; uint8_t kind; } tab[] = {
-      /* kind: 0 fixed payload, 1 length-prefixed, 2 ext, 3 array, 4 map */
-      {0xc4, 1, 0, 1}, {0xc5, 2, 0, 1}, {0xc6, 4, 0, 1},
-      {0xc7, 1, 1, 2}, {0xc8, 2, 1, 2}, {0xc9, 4, 1, 2},
-      {0xca, 0, 4, 0}, {0xcb, 0, 8, 0},
-      {0xcc, 0, 1, 0}, {0xcd, 0, 2, 0}, {0xce, 0, 4, 0}, {0xcf, 0, 8, 0},
-      {0xd0, 0, 1, 0}, {0xd1, 0, 2, 0}, {0xd2, 0, 4, 0}, {0xd3, 0, 8, 0},
-      {0xd4, 0, 2, 0}, {0xd5, 0, 3, 0}, {0xd6, 0, 5, 0}, {0xd7, 0, 9, 0}, {0xd8, 0, 17, 0},
-      {0xd9, 1, 0, 1}, {0xda, 2, 0, 1}, {0xdb, 4, 0, 1},
-      {0xdc, 2, 0, 3}, {0xdd, 4, 0, 3}, {0xde, 2, 0, 4}, {0xdf, 4, 0, 4},
+    static const struct {
+      uint8_t t;
+      uint8_t hdr;
+      uint8_t fixed;
+      uint8_t kind;
+    } tab[] = {
+        /* kind: 0 fixed payload, 1 length-prefixed, 2 ext, 3 array, 4 map */
+        {0xc4, 1, 0, 1},  {0xc5, 2, 0, 1}, {0xc6, 4, 0, 1}, {0xc7, 1, 1, 2},
+        {0xc8, 2, 1, 2},  {0xc9, 4, 1, 2}, {0xca, 0, 4, 0}, {0xcb, 0, 8, 0},
+        {0xcc, 0, 1, 0},  {0xcd, 0, 2, 0}, {0xce, 0, 4, 0}, {0xcf, 0, 8, 0},
+        {0xd0, 0, 1, 0},  {0xd1, 0, 2, 0}, {0xd2, 0, 4, 0}, {0xd3, 0, 8, 0},
+        {0xd4, 0, 2, 0},  {0xd5, 0, 3, 0}, {0xd6, 0, 5, 0}, {0xd7, 0, 9, 0},
+        {0xd8, 0, 17, 0}, {0xd9, 1, 0, 1}, {0xda, 2, 0, 1}, {0xdb, 4, 0, 1},
+        {0xdc, 2, 0, 3},  {0xdd, 4, 0, 3}, {0xde, 2, 0, 4}, {0xdf, 4, 0, 4},
     };
     size_t i;
     for (i = 0; i < sizeof tab / sizeof tab[0]; i++)
@@ -52,11 +56,21 @@ static int skip(const uint8_t *b, size_t len, size_t *pos, int depth)
     *pos += tab[i].hdr;
     left -= tab[i].hdr;
     switch (tab[i].kind) {
-    case 0: payload = tab[i].fixed; break;
-    case 1: payload = h; break;
-    case 2: payload = h + 1; break;
-    case 3: n = h, container = 1; break;
-    case 4: n = h, container = 2; break;
+    case 0:
+      payload = tab[i].fixed;
+      break;
+    case 1:
+      payload = h;
+      break;
+    case 2:
+      payload = h + 1;
+      break;
+    case 3:
+      n = h, container = 1;
+      break;
+    case 4:
+      n = h, container = 2;
+      break;
     }
   }
   if (!container) {
@@ -82,15 +96,13 @@ int kith_mp_check(const uint8_t *buf, size_t len, int max_depth)
   return 0;
 }
 
-int kith_mp_unpack(const uint8_t *buf, size_t len, int max_depth,
-                   msgpack_unpacked *u)
+int kith_mp_unpack(const uint8_t *buf, size_t len, int max_depth, msgpack_unpacked *u)
 {
   msgpack_unpacked_init(u);
   if (kith_mp_check(buf, len, max_depth) != 0)
     return KITH_EBADMSG;
   size_t off = 0;
-  if (msgpack_unpack_next(u, (const char *)buf, len, &off) !=
-          MSGPACK_UNPACK_SUCCESS ||
+  if (msgpack_unpack_next(u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
       off != len)
     return KITH_EBADMSG;
   return 0;

@@ -19,8 +19,7 @@ int kith_mp_check(const uint8_t *buf, size_t len, int max_depth);
 
 /* Unpacks buf (after kith_mp_check) into u; the caller calls
  * msgpack_unpacked_destroy(u) in every case. 0 or KITH_EBADMSG. */
-int kith_mp_unpack(const uint8_t *buf, size_t len, int max_depth,
-                   msgpack_unpacked *u);
+int kith_mp_unpack(const uint8_t *buf, size_t len, int max_depth, msgpack_unpacked *u);
 
 /* Moves an sbuffer's bytes to the caller (*out, *len): the sbuffer is left empty. */
 void kith_mp_take(msgpack_sbuffer *sb, uint8_t **out, size_t *len);

@@ -141,8 +141,7 @@ static bool wins(const struct kith_stamp *sa, const struct kith_value *va,
   return c > 0 || (c == 0 && value_cmp(va, vb) > 0);
 }
 
-int kith_reg_merge(struct kith_reg *cur, const struct kith_reg *in,
-                   bool *changed)
+int kith_reg_merge(struct kith_reg *cur, const struct kith_reg *in, bool *changed)
 {
   struct kith_stamp stamp = cur->stamp, rem = cur->rem;
   const struct kith_value *val = cur->val;
@@ -171,8 +170,7 @@ int kith_reg_merge(struct kith_reg *cur, const struct kith_reg *in,
   }
 
   bool moved = kith_stamp_cmp(&stamp, &cur->stamp) != 0 ||
-               kith_stamp_cmp(&rem, &cur->rem) != 0 ||
-               !kith_value_equal(val, cur->val);
+               kith_stamp_cmp(&rem, &cur->rem) != 0 || !kith_value_equal(val, cur->val);
   *changed = moved;
   if (!moved)
     return 0;
@@ -190,8 +188,7 @@ int kith_reg_merge(struct kith_reg *cur, const struct kith_reg *in,
 
 /* ---- encoding ---------------------------------------------------------- */
 
-static int pack_stamp(msgpack_packer *pk, const struct kith_stamp *s,
-                      bool nil_if_zero)
+static int pack_stamp(msgpack_packer *pk, const struct kith_stamp *s, bool nil_if_zero)
 {
   int e = msgpack_pack_uint64(pk, s->hlc);
   if (nil_if_zero && s->hlc == 0)
@@ -246,8 +243,7 @@ int kith_reg_encode_stored(const struct kith_reg *r, uint8_t **out, size_t *len)
   return finish(&sb, pack_stored(&pk, r), out, len);
 }
 
-int kith_rec_encode(const struct kith_reg *regs, size_t n, uint8_t **out,
-                    size_t *len)
+int kith_rec_encode(const struct kith_reg *regs, size_t n, uint8_t **out, size_t *len)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
@@ -269,8 +265,7 @@ int kith_rec_encode(const struct kith_reg *regs, size_t n, uint8_t **out,
   return finish(&sb, e, out, len);
 }
 
-int kith_reg_encode_canonical(const struct kith_reg *r, uint8_t **out,
-                              size_t *len)
+int kith_reg_encode_canonical(const struct kith_reg *r, uint8_t **out, size_t *len)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
@@ -396,9 +391,8 @@ int kith_reg_addr_cmp(const struct kith_reg *a, const struct kith_reg *b)
   return a->has_elem ? memcmp(a->elem, b->elem, KITH_ID_LEN) : 0;
 }
 
-int kith_rec_decode(const uint8_t *buf, size_t len,
-                    const uint8_t ent[KITH_ID_LEN], struct kith_reg **out,
-                    size_t *n)
+int kith_rec_decode(const uint8_t *buf, size_t len, const uint8_t ent[KITH_ID_LEN],
+                    struct kith_reg **out, size_t *n)
 {
   msgpack_unpacked u;
   struct kith_reg *regs = NULL;
@@ -450,8 +444,7 @@ out:
   return rc;
 }
 
-int kith_reg_decode_canonical(const uint8_t *buf, size_t len,
-                              struct kith_reg *r)
+int kith_reg_decode_canonical(const uint8_t *buf, size_t len, struct kith_reg *r)
 {
   msgpack_unpacked u;
   uint64_t x;

@@ -52,8 +52,8 @@
 #define KITH_VALUE_MAX_BYTES (1u << 20) /* all parts of one value together */
 
 struct kith_value {
-  int n;                               /* 1..KITH_VALUE_MAX_PARTS */
-  char *p[KITH_VALUE_MAX_PARTS];       /* NUL-terminated UTF-8, or NULL */
+  int n;                         /* 1..KITH_VALUE_MAX_PARTS */
+  char *p[KITH_VALUE_MAX_PARTS]; /* NUL-terminated UTF-8, or NULL */
 };
 
 struct kith_reg {
@@ -62,8 +62,8 @@ struct kith_reg {
   bool has_elem;
   uint8_t elem[KITH_ID_LEN];
   struct kith_stamp stamp;
-  struct kith_stamp rem;               /* set elements only; zero otherwise */
-  struct kith_value *val;              /* owned; NULL: no value */
+  struct kith_stamp rem;  /* set elements only; zero otherwise */
+  struct kith_value *val; /* owned; NULL: no value */
   /* Local bookkeeping, kept in the stored form only. */
   uint64_t seq;
   uint32_t space;

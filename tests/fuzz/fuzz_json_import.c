@@ -17,7 +17,10 @@
 #include "core/model.h"
 
 /* A fixed clock, 2026-11-30: the corpus stamps (2026-11-25) are accepted. */
-static uint64_t fixed_now(void) { return 1796000000000ull; }
+static uint64_t fixed_now(void)
+{
+  return 1796000000000ull;
+}
 
 static char home[64];
 static kith_store *st;
@@ -52,7 +55,8 @@ static void setup(void)
   if (!v || kith_txn_begin(st, true, &t) != 0 ||
       kith_record_create(t, KITH_KIND_CONTACT, true, a) != 0 ||
       kith_record_create(t, KITH_KIND_CONTACT, true, b) != 0 ||
-      kith_field_set(t, a, kith_field_by_id(KITH_F_NAME), v) != 0 || kith_txn_commit(t) != 0)
+      kith_field_set(t, a, kith_field_by_id(KITH_F_NAME), v) != 0 ||
+      kith_txn_commit(t) != 0)
     abort();
   kith_value_free(v);
 }

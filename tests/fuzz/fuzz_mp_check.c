@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (rc == 0) {
     size_t off = 0;
     msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, (const char *)buf, size, &off) != MSGPACK_UNPACK_SUCCESS ||
+    if (msgpack_unpack_next(&u, (const char *)buf, size, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
         off != size)
       abort();
     msgpack_unpacked_destroy(&u);

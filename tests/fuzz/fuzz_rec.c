@@ -9,8 +9,9 @@
 
 #include "proto/reg.h"
 
-static const uint8_t ent[KITH_ID_LEN] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-                                         0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+static const uint8_t ent[KITH_ID_LEN] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
+                                         0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+                                         0x0c, 0x0d, 0x0e, 0x0f};
 
 static void free_regs(struct kith_reg *r, size_t n)
 {
@@ -35,13 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (i && kith_reg_addr_cmp(&a[i - 1], &a[i]) >= 0)
       abort();
   }
-  if (kith_rec_encode(a, na, &enc, &n) != 0 || kith_rec_decode(enc, n, ent, &b, &nb) != 0 ||
-      na != nb)
+  if (kith_rec_encode(a, na, &enc, &n) != 0 ||
+      kith_rec_decode(enc, n, ent, &b, &nb) != 0 || na != nb)
     abort();
   for (size_t i = 0; i < na; i++)
     if (kith_reg_addr_cmp(&a[i], &b[i]) != 0 || a[i].seq != b[i].seq ||
         a[i].space != b[i].space || kith_stamp_cmp(&a[i].stamp, &b[i].stamp) != 0 ||
-        kith_stamp_cmp(&a[i].rem, &b[i].rem) != 0 || !kith_value_equal(a[i].val, b[i].val))
+        kith_stamp_cmp(&a[i].rem, &b[i].rem) != 0 ||
+        !kith_value_equal(a[i].val, b[i].val))
       abort();
   if (kith_rec_encode(b, nb, &enc2, &n2) != 0 || n != n2 || memcmp(enc, enc2, n) != 0)
     abort();

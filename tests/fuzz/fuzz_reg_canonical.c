@@ -14,8 +14,8 @@ static void same_or_abort(const struct kith_reg *a, const struct kith_reg *b)
   if (memcmp(a->ent, b->ent, KITH_ID_LEN) != 0 || a->field != b->field ||
       a->has_elem != b->has_elem ||
       (a->has_elem && memcmp(a->elem, b->elem, KITH_ID_LEN) != 0) ||
-      kith_stamp_cmp(&a->stamp, &b->stamp) != 0 || kith_stamp_cmp(&a->rem, &b->rem) != 0 ||
-      !kith_value_equal(a->val, b->val))
+      kith_stamp_cmp(&a->stamp, &b->stamp) != 0 ||
+      kith_stamp_cmp(&a->rem, &b->rem) != 0 || !kith_value_equal(a->val, b->val))
     abort();
 }
 

@@ -12,8 +12,8 @@
 static void same_or_abort(const struct kith_reg *a, const struct kith_reg *b)
 {
   if (a->seq != b->seq || a->space != b->space ||
-      kith_stamp_cmp(&a->stamp, &b->stamp) != 0 || kith_stamp_cmp(&a->rem, &b->rem) != 0 ||
-      !kith_value_equal(a->val, b->val))
+      kith_stamp_cmp(&a->stamp, &b->stamp) != 0 ||
+      kith_stamp_cmp(&a->rem, &b->rem) != 0 || !kith_value_equal(a->val, b->val))
     abort();
 }
 
@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (kith_reg_decode_stored(enc, n, &back) != 0)
     abort();
   same_or_abort(&r, &back);
-  if (kith_reg_encode_stored(&back, &enc2, &n2) != 0 || n != n2 || memcmp(enc, enc2, n) != 0)
+  if (kith_reg_encode_stored(&back, &enc2, &n2) != 0 || n != n2 ||
+      memcmp(enc, enc2, n) != 0)
     abort();
   kith_reg_clear(&r);
   kith_reg_clear(&back);

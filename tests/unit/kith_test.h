@@ -8,6 +8,7 @@
 #ifndef KITH_TEST_H
 #define KITH_TEST_H
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,13 +29,13 @@
  * meanings (cmocka's assert_int_equal shows only numbers). */
 #define assert_rc(got, want) kt_assert_rc((got), (want), #got, __FILE__, __LINE__)
 
-static inline void kt_assert_rc(int got, int want, const char *expr,
-                                const char *file, int line)
+static inline void kt_assert_rc(int got, int want, const char *expr, const char *file,
+                                int line)
 {
   if (got == want)
     return;
-  print_error("%s:%d: %s returned %d (%s), expected %d (%s)\n", file, line, expr,
-              got, kith_strerror(got), want, kith_strerror(want));
+  print_error("%s:%d: %s returned %d (%s), expected %d (%s)\n", file, line, expr, got,
+              kith_strerror(got), want, kith_strerror(want));
   _fail(file, line);
 }
 
@@ -65,7 +65,7 @@ static inline uint8_t *kt_unhex(const char *hex, size_t *len)
 
 /* Compares two byte strings; on a mismatch prints both in hex and the offset of
  * the first difference. */
-#define assert_bytes_equal(got, got_len, want, want_len)                        \
+#define assert_bytes_equal(got, got_len, want, want_len)                               \
   kt_assert_bytes((got), (got_len), (want), (want_len), __FILE__, __LINE__)
 
 static inline void kt_print_hex(const char *label, const uint8_t *b, size_t n)
@@ -127,9 +127,12 @@ static inline void kt_rmtree(const char *path)
 
 /* The injectable wall clock of kt_opts: tests move kt_now_ms as they like. */
 static uint64_t kt_now_ms = 1700000000000ull;
-static inline uint64_t kt_clock(void) { return kt_now_ms; }
-static const struct kith_store_opts kt_opts __attribute__((unused)) = {
-    kt_clock, (size_t)64 << 20};
+static inline uint64_t kt_clock(void)
+{
+  return kt_now_ms;
+}
+static const struct kith_store_opts kt_opts
+    __attribute__((unused)) = {kt_clock, (size_t)64 << 20};
 
 /* A store in a fresh temporary folder; dir gets the folder, home the store's
  * home inside it (created by kith_store_init). */
@@ -160,6 +163,9 @@ static inline kith_txn *kt_begin(kith_store *st, bool write)
   return t;
 }
 
-static inline void kt_commit(kith_txn *t) { assert_rc(kith_txn_commit(t), 0); }
+static inline void kt_commit(kith_txn *t)
+{
+  assert_rc(kith_txn_commit(t), 0);
+}
 
 #endif

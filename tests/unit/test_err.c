@@ -28,7 +28,8 @@ static void test_strerror(void **state)
   /* codes are fixed: they reach exit codes and logs */
   assert_int_equal(KITH_ENOTFOUND, -1001);
   assert_int_equal(KITH_EFUTURE, -1007);
-  assert_string_equal(kith_strerror(KITH_EFUTURE), "change is stamped too far in the future");
+  assert_string_equal(kith_strerror(KITH_EFUTURE),
+                      "change is stamped too far in the future");
   assert_string_equal(kith_strerror(0), "success");
   assert_string_equal(kith_strerror(-1), "unknown error");
   assert_string_equal(kith_strerror(1), "unknown error");

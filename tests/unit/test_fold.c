@@ -21,14 +21,18 @@ static void assert_fold(const char *in, const char *want)
 static void test_fold_accents_and_case(void **state)
 {
   (void)state;
-  assert_fold("Zo\xc3\xab", "zoe");          /* Zoë, precomposed */
-  assert_fold("Zoe\xcc\x88", "zoe");         /* Zoë, e + combining diaeresis */
+  assert_fold("Zo\xc3\xab", "zoe");  /* Zoë, precomposed */
+  assert_fold("Zoe\xcc\x88", "zoe"); /* Zoë, e + combining diaeresis */
   assert_fold("ZO\xc3\x8b KELLER", "zoe keller");
-  assert_fold("Stra\xc3\x9f" "e", "strasse");  /* ß casefolds to ss */
+  assert_fold("Stra\xc3\x9f"
+              "e",
+              "strasse"); /* ß casefolds to ss */
   assert_fold("STRASSE", "strasse");
   assert_fold("\xc3\x89milie Dupr\xc3\xa9", "emilie dupre");
   assert_fold("\xef\xbc\xa1\xef\xbc\xa4\xef\xbc\xa1", "ada"); /* fullwidth ＡＤＡ */
-  assert_fold("\xef\xac\x81" "le", "file");  /* the ﬁ ligature */
+  assert_fold("\xef\xac\x81"
+              "le",
+              "file"); /* the ﬁ ligature */
   assert_fold("", "");
   assert_fold("already folded 123", "already folded 123");
 }
@@ -39,7 +43,10 @@ static void test_fold_contains(void **state)
   assert_true(kith_fold_contains("ZO\xc3\x8b KELLER", "zoe"));
   assert_true(kith_fold_contains("ZO\xc3\x8b KELLER", "keller"));
   assert_true(kith_fold_contains("ZO\xc3\x8b KELLER", "e k"));
-  assert_true(kith_fold_contains("Gro\xc3\x9f" "e Stra\xc3\x9f" "e", "strasse"));
+  assert_true(kith_fold_contains("Gro\xc3\x9f"
+                                 "e Stra\xc3\x9f"
+                                 "e",
+                                 "strasse"));
   assert_true(kith_fold_contains("anything", ""));
   assert_false(kith_fold_contains("ZO\xc3\x8b KELLER", "zoey"));
   assert_false(kith_fold_contains(NULL, "zoe"));
@@ -50,8 +57,8 @@ static void test_fold_rejects_bad_utf8(void **state)
 {
   (void)state;
   static const char *const bad[] = {
-      "\xff", "ab\xc3", "\xc3\x28", "\x80", "\xc0\x80", "\xed\xa0\x80",
-      "\xf4\x90\x80\x80",
+      "\xff",     "ab\xc3",       "\xc3\x28",         "\x80",
+      "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char *out = (char *)"untouched";
@@ -62,7 +69,10 @@ static void test_fold_rejects_bad_utf8(void **state)
   }
 }
 
-static bool valid(const char *s, size_t n) { return kith_utf8_valid(s, n); }
+static bool valid(const char *s, size_t n)
+{
+  return kith_utf8_valid(s, n);
+}
 #define V(lit) valid(lit, sizeof(lit) - 1)
 
 static void test_utf8_valid(void **state)
@@ -70,17 +80,17 @@ static void test_utf8_valid(void **state)
   (void)state;
   assert_true(valid("", 0));
   assert_true(V("plain ascii ~"));
-  assert_true(V("\xc2\x80"));             /* U+0080, the first 2-byte */
-  assert_true(V("\xc3\xa9"));             /* é */
-  assert_true(V("\xdf\xbf"));             /* U+07FF */
-  assert_true(V("\xe0\xa0\x80"));         /* U+0800, the first 3-byte */
-  assert_true(V("\xe2\x82\xac"));         /* € */
-  assert_true(V("\xed\x9f\xbf"));         /* U+D7FF, just below surrogates */
-  assert_true(V("\xee\x80\x80"));         /* U+E000, just above */
-  assert_true(V("\xef\xbf\xbf"));         /* U+FFFF */
-  assert_true(V("\xf0\x90\x80\x80"));     /* U+10000, the first 4-byte */
-  assert_true(V("\xf0\x9f\x98\x80"));     /* 😀 */
-  assert_true(V("\xf4\x8f\xbf\xbf"));     /* U+10FFFF, the last */
+  assert_true(V("\xc2\x80"));         /* U+0080, the first 2-byte */
+  assert_true(V("\xc3\xa9"));         /* é */
+  assert_true(V("\xdf\xbf"));         /* U+07FF */
+  assert_true(V("\xe0\xa0\x80"));     /* U+0800, the first 3-byte */
+  assert_true(V("\xe2\x82\xac"));     /* € */
+  assert_true(V("\xed\x9f\xbf"));     /* U+D7FF, just below surrogates */
+  assert_true(V("\xee\x80\x80"));     /* U+E000, just above */
+  assert_true(V("\xef\xbf\xbf"));     /* U+FFFF */
+  assert_true(V("\xf0\x90\x80\x80")); /* U+10000, the first 4-byte */
+  assert_true(V("\xf0\x9f\x98\x80")); /* 😀 */
+  assert_true(V("\xf4\x8f\xbf\xbf")); /* U+10FFFF, the last */
   /* overlong forms */
   assert_false(V("\xc0\x80"));
   assert_false(V("\xc1\xbf"));
@@ -105,7 +115,8 @@ static void test_utf8_valid(void **state)
   assert_false(V("\xe2\x82"));
   assert_false(V("\xf0\x9f\x98"));
   assert_false(V("a\xf0\x9f\x98"));
-  assert_false(V("\xe2\x82" "a"));
+  assert_false(V("\xe2\x82"
+                 "a"));
   /* stray continuation bytes and bad followers */
   assert_false(V("\x80"));
   assert_false(V("a\xbf"));

@@ -44,7 +44,8 @@ static void test_round_trip_random(void **state)
     kith_hex_encode(in, n, text);
     assert_int_equal(strlen(text), 2 * n);
     for (size_t i = 0; i < 2 * n; i++)
-      assert_true((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f'));
+      assert_true((text[i] >= '0' && text[i] <= '9') ||
+                  (text[i] >= 'a' && text[i] <= 'f'));
     assert_rc(kith_hex_decode(text, back, n), 0);
     assert_bytes_equal(back, n, in, n);
   }
@@ -57,24 +58,21 @@ static void test_decode_rejects(void **state)
     const char *s;
     size_t n;
   } bad[] = {
-      {"abc", 2},      /* too short, odd */
-      {"ab", 2},       /* too short */
-      {"abcdef", 2},   /* too long */
-      {"abcd ", 2},    /* trailing space */
-      {" abc", 2},     /* leading space */
-      {"abcg", 2},     /* not hex */
-      {"g0", 1},
-      {"0x", 1},
-      {"+1", 1},
-      {"-1", 1},
-      {"a", 0},        /* anything for zero bytes */
+      {"abc", 2},    /* too short, odd */
+      {"ab", 2},     /* too short */
+      {"abcdef", 2}, /* too long */
+      {"abcd ", 2},  /* trailing space */
+      {" abc", 2},   /* leading space */
+      {"abcg", 2},   /* not hex */
+      {"g0", 1},     {"0x", 1}, {"+1", 1},
+      {"-1", 1},     {"a", 0}, /* anything for zero bytes */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     uint8_t out[4] = {0};
     int rc = kith_hex_decode(bad[i].s, out, bad[i].n);
     if (rc != KITH_EBADMSG)
-      fail_msg("kith_hex_decode(\"%s\", %zu) returned %d, want KITH_EBADMSG",
-               bad[i].s, bad[i].n, rc);
+      fail_msg("kith_hex_decode(\"%s\", %zu) returned %d, want KITH_EBADMSG", bad[i].s,
+               bad[i].n, rc);
   }
   /* an embedded NUL ends the string: too short */
   const char nul[] = {'a', 'b', 0, 'c', 'd', 0};

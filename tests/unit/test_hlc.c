@@ -15,7 +15,10 @@ static struct kith_stamp stamp(uint64_t hlc, uint8_t dev_fill)
   return s;
 }
 
-static int sign(int x) { return (x > 0) - (x < 0); }
+static int sign(int x)
+{
+  return (x > 0) - (x < 0);
+}
 
 /* ---- kith_stamp_cmp ------------------------------------------------------ */
 
@@ -97,7 +100,7 @@ static void test_next_counter_wrap(void **state)
   assert_int_equal(out, MS(1005));
   out = 0x5a5a;
   assert_rc(kith_hlc_next(UINT64_MAX, 1000, &out), KITH_EFUTURE); /* the end of time */
-  assert_int_equal(out, 0x5a5a); /* left unset */
+  assert_int_equal(out, 0x5a5a);                                  /* left unset */
 }
 
 static void test_next_monotonic_random(void **state)
@@ -180,8 +183,7 @@ static void test_stamp_text_round_trip(void **state)
     s.dev[i] = (uint8_t)(0xff - 0x11 * i);
   char text[50];
   kith_stamp_format(&s, text);
-  assert_string_equal(text,
-                      "0001020304050607-ffeeddccbbaa99887766554433221100");
+  assert_string_equal(text, "0001020304050607-ffeeddccbbaa99887766554433221100");
   memset(&back, 0xaa, sizeof back);
   assert_rc(kith_stamp_parse(text, &back), 0);
   assert_int_equal(back.hlc, s.hlc);

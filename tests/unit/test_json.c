@@ -10,7 +10,10 @@
 #include "core/json.h"
 #include "core/model.h"
 
-static const struct kith_field *F(uint8_t id) { return kith_field_by_id(id); }
+static const struct kith_field *F(uint8_t id)
+{
+  return kith_field_by_id(id);
+}
 
 static void set_text(kith_txn *t, const uint8_t id[16], const char *field,
                      const char *value)
@@ -152,7 +155,7 @@ static void test_export_import_faithful(void **state)
   char *bom = malloc(strlen(text) + 4);
   assert_non_null(bom);
   memcpy(bom, "\xef\xbb\xbf", 3);
-  strcpy(bom + 3, text);
+  memcpy(bom + 3, text, strlen(text) + 1);
   import_text(c.st, bom, 0, &stats, err);
   assert_int_equal(stats.contacts_merged, 2);
   free(bom);
@@ -178,10 +181,11 @@ static void test_import_partial(void **state)
   struct kith_import_stats stats;
   char err[256];
   /* no ids, no stamps: new records with local stamps */
-  import_text(s.st,
-              "[{\"name\": \"Bo\", \"emails\": [\"bo@example.org\"], \"tags\": [\"a\"]},"
-              " {\"name\": \"Cy\", \"org\": \"ACME\"}]",
-              0, &stats, err);
+  import_text(
+      s.st,
+      "[{\"name\": \"Bo\", \"emails\": [\"bo@example.org\"], \"tags\": [\"a\"]},"
+      " {\"name\": \"Cy\", \"org\": \"ACME\"}]",
+      0, &stats, err);
   assert_int_equal(stats.contacts_new, 2);
   import_text(s.st, "{\"name\": \"Di\", \"x\": {\"github\": \"di\"}}", 0, &stats, err);
   assert_int_equal(stats.contacts_new, 1);
@@ -332,7 +336,10 @@ static void test_record_live_order(void **state)
   assert_rc(kith_record_create(t, KITH_KIND_CONTACT, false, id), 0);
   add(t, id, KITH_F_TAGS, "zeta", NULL);
   add(t, id, KITH_F_TAGS, "Alpha", NULL);
-  add(t, id, KITH_F_TAGS, "\xc3\x89" "cole", NULL); /* École folds to ecole */
+  add(t, id, KITH_F_TAGS,
+      "\xc3\x89"
+      "cole",
+      NULL); /* École folds to ecole */
   add(t, id, KITH_F_TAGS, "beta", NULL);
   add(t, id, KITH_F_EMAILS, "z@example.org", NULL);
   add(t, id, KITH_F_EMAILS, "a@example.org", NULL);
@@ -345,8 +352,13 @@ static void test_record_live_order(void **state)
   const struct kith_reg **live = NULL;
   size_t n = 0;
   assert_rc(kith_record_live(rec, &live, &n), 0);
-  static const char *const want[] = {"z@example.org", "a@example.org", "m@example.org",
-                                     "Alpha", ("\xc3\x89" "cole"), "zeta"};
+  static const char *const want[] = {"z@example.org",
+                                     "a@example.org",
+                                     "m@example.org",
+                                     "Alpha",
+                                     ("\xc3\x89"
+                                      "cole"),
+                                     "zeta"};
   assert_int_equal(n, 6); /* the kind and the removed tag are not live values */
   for (size_t i = 0; i < n; i++)
     if (strcmp(live[i]->val->p[0], want[i]) != 0)

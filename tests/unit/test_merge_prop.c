@@ -54,8 +54,14 @@ static uint64_t next(void) /* splitmix64 */
   return z ^ (z >> 31);
 }
 
-static uint32_t pick(uint32_t n) { return (uint32_t)(next() % n); }
-static bool chance(unsigned percent) { return pick(100) < percent; }
+static uint32_t pick(uint32_t n)
+{
+  return (uint32_t)(next() % n);
+}
+static bool chance(unsigned percent)
+{
+  return pick(100) < percent;
+}
 
 /* ---- replicas ------------------------------------------------------------------ */
 
@@ -68,10 +74,22 @@ struct rep {
 
 static struct rep reps[NREP + 1]; /* NREP editors and one late joiner */
 static uint64_t clocks[NREP + 1];
-static uint64_t clock0(void) { return clocks[0]; }
-static uint64_t clock1(void) { return clocks[1]; }
-static uint64_t clock2(void) { return clocks[2]; }
-static uint64_t clock3(void) { return clocks[3]; }
+static uint64_t clock0(void)
+{
+  return clocks[0];
+}
+static uint64_t clock1(void)
+{
+  return clocks[1];
+}
+static uint64_t clock2(void)
+{
+  return clocks[2];
+}
+static uint64_t clock3(void)
+{
+  return clocks[3];
+}
 static uint64_t (*const clock_fns[NREP + 1])(void) = {clock0, clock1, clock2, clock3};
 
 static void rep_init(int i)
@@ -101,8 +119,8 @@ struct write {
   bool has_elem;
   uint8_t elem[16];
   uint8_t type;
-  struct kith_stamp st;    /* the write's stamp; for W_REM, the rem */
-  struct kith_value *val;  /* W_SET, W_ADD, W_CREATE */
+  struct kith_stamp st;   /* the write's stamp; for W_REM, the rem */
+  struct kith_value *val; /* W_SET, W_ADD, W_CREATE */
 };
 
 static struct write *writes;
@@ -159,15 +177,16 @@ static void diff_record(int i, const struct kith_record *before,
       if (same_addr(&before->regs[m], r))
         o = &before->regs[m];
     bool new_stamp = !o || kith_stamp_cmp(&o->stamp, &r->stamp) != 0;
-    bool new_rem = r->has_elem && (o ? kith_stamp_cmp(&o->rem, &r->rem) != 0
-                                     : r->rem.hlc != 0);
+    bool new_rem =
+        r->has_elem && (o ? kith_stamp_cmp(&o->rem, &r->rem) != 0 : r->rem.hlc != 0);
     if (new_stamp) {
       check_local_stamp(i, &r->stamp);
       if (r->stamp.hlc > newest)
         newest = r->stamp.hlc;
       enum wtype t = r->field == KITH_F_KIND && !r->has_elem
                          ? (r->val ? W_CREATE : W_TOMB)
-                         : r->has_elem ? W_ADD : W_SET;
+                     : r->has_elem ? W_ADD
+                                   : W_SET;
       record_write(r, t, &r->stamp);
     }
     if (new_rem) {
@@ -224,12 +243,14 @@ static int state_of(kith_txn *t, const uint8_t id[16])
   return s;
 }
 
-/* ---- edits -------------------------------------------------------------------------- */
+/* ---- edits --------------------------------------------------------------------------
+ */
 
-static const char *const names[] = {"Ada", "Ada Lovelace", "Grace", "Grace Hopper", "Zo\xc3\xab"};
+static const char *const names[] = {"Ada", "Ada Lovelace", "Grace", "Grace Hopper",
+                                    "Zo\xc3\xab"};
 static const char *const orgs[] = {"Engines", "Navy", "ACME", "Initech", ""};
-static const char *const tag_pool[] = {"vip", "VIP", "friend", "Zo\xc3\xab", "zoe",
-                                       "recruiter", "coffee", "investor"};
+static const char *const tag_pool[] = {"vip", "VIP",       "friend", "Zo\xc3\xab",
+                                       "zoe", "recruiter", "coffee", "investor"};
 static const char *const email_pool[] = {"ada@example.org", "Ada@Example.org",
                                          "grace@navy.mil", "zoe@example.com"};
 static const char *const kind_pool[] = {NULL, "work", "home"};
@@ -249,7 +270,10 @@ static struct kith_value *v2(const char *a, const char *b)
   return v;
 }
 
-static const struct kith_field *F(uint8_t id) { return kith_field_by_id(id); }
+static const struct kith_field *F(uint8_t id)
+{
+  return kith_field_by_id(id);
+}
 
 static void expect_ok(int rc, const char *what)
 {
@@ -341,7 +365,8 @@ static void one_edit(int i, kith_txn *t)
   }
   before = load(t, id);
   if (r < 330) { /* a one-value field, often the same one elsewhere */
-    static const uint8_t fields[] = {KITH_F_NAME, KITH_F_ORG, KITH_F_TITLE, KITH_F_NEEDS};
+    static const uint8_t fields[] = {KITH_F_NAME, KITH_F_ORG, KITH_F_TITLE,
+                                     KITH_F_NEEDS};
     uint8_t f = fields[pick(4)];
     if (!chance(8))
       v = v1(f == KITH_F_NAME ? names[pick(5)] : orgs[pick(5)]);
@@ -435,7 +460,8 @@ static void edit_round(int i, unsigned ops)
   }
 }
 
-/* ---- sync by the log ---------------------------------------------------------------- */
+/* ---- sync by the log ----------------------------------------------------------------
+ */
 
 struct batch {
   size_t n, cap, limit;
@@ -519,7 +545,8 @@ static void pull(int dst, int src, uint64_t *pos, size_t limit)
   free(b.r);
 }
 
-/* ---- checks ---------------------------------------------------------------------------- */
+/* ---- checks
+ * ---------------------------------------------------------------------------- */
 
 static void digest_of(int i, uint8_t out[32])
 {
@@ -528,8 +555,8 @@ static void digest_of(int i, uint8_t out[32])
   kith_txn_abort(t);
 }
 
-static int addr_order(const uint8_t ea[16], const struct kith_reg *a, const uint8_t eb[16],
-                      const struct kith_reg *b)
+static int addr_order(const uint8_t ea[16], const struct kith_reg *a,
+                      const uint8_t eb[16], const struct kith_reg *b)
 {
   int c = memcmp(ea, eb, 16);
   return c ? c : kith_reg_addr_cmp(a, b);
@@ -628,7 +655,8 @@ static void describe(const char *label, const struct kith_reg *r)
 
 /* The model's register at (ent, key's address), or NULL. */
 static const struct kith_reg *find_model(const struct kith_reg *m, size_t n,
-                                         const uint8_t ent[16], const struct kith_reg *key)
+                                         const uint8_t ent[16],
+                                         const struct kith_reg *key)
 {
   size_t lo = 0, hi = n;
   while (lo < hi) {
@@ -654,7 +682,9 @@ static void check_model(int i)
 
   size_t a = 0, b = 0, bad = 0, live_fields = 0, live_elems = 0, removed = 0, dead = 0;
   while (a < got.n || b < nm) {
-    int c = a == got.n ? 1 : b == nm ? -1 : addr_order(got.r[a].ent, &got.r[a], m[b].ent, &m[b]);
+    int c = a == got.n ? 1
+            : b == nm  ? -1
+                       : addr_order(got.r[a].ent, &got.r[a], m[b].ent, &m[b]);
     if (c != 0) {
       if (bad++ < 10)
         describe(c < 0 ? "held but not in the model" : "in the model but not held",
@@ -666,8 +696,8 @@ static void check_model(int i)
       continue;
     }
     const struct kith_reg *x = &got.r[a++], *y = &m[b++];
-    if (kith_stamp_cmp(&x->stamp, &y->stamp) != 0 || kith_stamp_cmp(&x->rem, &y->rem) != 0 ||
-        !kith_value_equal(x->val, y->val)) {
+    if (kith_stamp_cmp(&x->stamp, &y->stamp) != 0 ||
+        kith_stamp_cmp(&x->rem, &y->rem) != 0 || !kith_value_equal(x->val, y->val)) {
       if (bad++ < 10) {
         describe("held ", x);
         describe("model", y);
@@ -682,8 +712,10 @@ static void check_model(int i)
   }
   if (bad)
     fail_msg("replica %d differs from the model in %zu registers", i, bad);
-  print_message("model: %zu registers (%zu fields set, %zu elements present, %zu removed, "
-                "%zu records deleted)\n", nm, live_fields, live_elems, removed, dead);
+  print_message(
+      "model: %zu registers (%zu fields set, %zu elements present, %zu removed, "
+      "%zu records deleted)\n",
+      nm, live_fields, live_elems, removed, dead);
   /* the test must have exercised what it claims to */
   assert_true(live_fields > 50 && live_elems > 50 && removed > 20 && dead > 5);
 
@@ -721,7 +753,8 @@ static void check_model(int i)
   free(m);
 }
 
-/* ---- the test ------------------------------------------------------------------------------ */
+/* ---- the test
+ * ------------------------------------------------------------------------------ */
 
 static void test_merge_property(void **state)
 {
@@ -730,7 +763,8 @@ static void test_merge_property(void **state)
   uint64_t seed = env ? strtoull(env, NULL, 0) : 20261125;
   env = getenv("KITH_PROP_OPS");
   unsigned ops = env ? (unsigned)strtoul(env, NULL, 0) : 1000;
-  print_message("merge property: seed %" PRIu64 " (KITH_PROP_SEED), %u edits per replica "
+  print_message("merge property: seed %" PRIu64
+                " (KITH_PROP_SEED), %u edits per replica "
                 "and round (KITH_PROP_OPS), %d replicas, %d rounds\n",
                 seed, ops, NREP, ROUNDS);
   rng = seed;
@@ -753,9 +787,9 @@ static void test_merge_property(void **state)
           pull(d, s, &pos[d][s], 1 + pick(200));
   }
   print_message("edits: %u (%u skipped), %u contacts created (%u twice), %u notes, "
-                "%u deletes, %u transactions aborted, %zu writes recorded\n", stats.ops,
-                stats.skipped, stats.creates, stats.concurrent_creates, stats.notes,
-                stats.deletes, stats.aborted, nwrites);
+                "%u deletes, %u transactions aborted, %zu writes recorded\n",
+                stats.ops, stats.skipped, stats.creates, stats.concurrent_creates,
+                stats.notes, stats.deletes, stats.aborted, nwrites);
 
   /* 1. a late joiner pulls every replica's log in small batches */
   int late = NREP;

@@ -44,10 +44,12 @@ static void test_field_lookup(void **state)
     const char *name;
     uint8_t id;
   } contact[] = {
-      {"email", KITH_F_EMAILS},   {"emails", KITH_F_EMAILS}, {"phone", KITH_F_PHONES},
-      {"company", KITH_F_ORG},    {"org", KITH_F_ORG},       {"tag", KITH_F_TAGS},
-      {"bday", KITH_F_BIRTHDAY},  {"met-at", KITH_F_MET_AT}, {"met_at", KITH_F_MET_AT},
-      {"follow-up", KITH_F_FOLLOW_UP}, {"x", KITH_F_X},      {"address", KITH_F_ADDRESSES},
+      {"email", KITH_F_EMAILS},  {"emails", KITH_F_EMAILS},
+      {"phone", KITH_F_PHONES},  {"company", KITH_F_ORG},
+      {"org", KITH_F_ORG},       {"tag", KITH_F_TAGS},
+      {"bday", KITH_F_BIRTHDAY}, {"met-at", KITH_F_MET_AT},
+      {"met_at", KITH_F_MET_AT}, {"follow-up", KITH_F_FOLLOW_UP},
+      {"x", KITH_F_X},           {"address", KITH_F_ADDRESSES},
   };
   for (size_t i = 0; i < sizeof contact / sizeof contact[0]; i++) {
     const struct kith_field *f = kith_field_by_name(KITH_KIND_CONTACT, contact[i].name);
@@ -104,21 +106,62 @@ static void test_date_valid(void **state)
 {
   (void)state;
   static const char *const ok[] = {
-      "2024-02-29", "1999-12-31", "0001-01-01", "--12-25", "--02-29",
-      "2024-01-01T10:30", "2024-01-01T10:30Z", "2024-01-01T10:30:15",
-      "2024-01-01T10:30:15Z", "2024-01-01T10:30:15.123Z", "--06-01T08:00",
-      "2000-02-29", "2023-04-30", "2024-01-01T23:59:59Z", "2024-01-01T00:00",
+      "2024-02-29",
+      "1999-12-31",
+      "0001-01-01",
+      "--12-25",
+      "--02-29",
+      "2024-01-01T10:30",
+      "2024-01-01T10:30Z",
+      "2024-01-01T10:30:15",
+      "2024-01-01T10:30:15Z",
+      "2024-01-01T10:30:15.123Z",
+      "--06-01T08:00",
+      "2000-02-29",
+      "2023-04-30",
+      "2024-01-01T23:59:59Z",
+      "2024-01-01T00:00",
   };
   static const char *const bad[] = {
-      "", "2024", "2024-01", "20240101", "2024-1-01", "2024-01-1", "24-01-01",
-      "2024-13-01", "2024-00-10", "2024-01-00", "2024-01-32", "--13-01",
-      "--00-01", "--01-32", "-01-01", "2024/01/01", "2024-01-01 ", " 2024-01-01",
-      "2024-01-01Z", "2024-01-01T", "2024-01-01T10", "2024-01-01T1030",
-      "2024-01-01T10:3", "2024-01-01T10:30:1", "2024-01-01T10:30Zx",
-      "2024-01-01T10:30:15+01:00", "2024-01-01x", "abcd-ef-gh",
+      "",
+      "2024",
+      "2024-01",
+      "20240101",
+      "2024-1-01",
+      "2024-01-1",
+      "24-01-01",
+      "2024-13-01",
+      "2024-00-10",
+      "2024-01-00",
+      "2024-01-32",
+      "--13-01",
+      "--00-01",
+      "--01-32",
+      "-01-01",
+      "2024/01/01",
+      "2024-01-01 ",
+      " 2024-01-01",
+      "2024-01-01Z",
+      "2024-01-01T",
+      "2024-01-01T10",
+      "2024-01-01T1030",
+      "2024-01-01T10:3",
+      "2024-01-01T10:30:1",
+      "2024-01-01T10:30Zx",
+      "2024-01-01T10:30:15+01:00",
+      "2024-01-01x",
+      "abcd-ef-gh",
       /* real calendar dates only (model.h) */
-      "2024-02-30", "2023-02-29", "1900-02-29", "2021-04-31", "--02-30", "--04-31",
-      "2024-01-01T24:00", "2024-01-01T99:99", "2024-01-01T10:60", "2024-01-01T10:30:60",
+      "2024-02-30",
+      "2023-02-29",
+      "1900-02-29",
+      "2021-04-31",
+      "--02-30",
+      "--04-31",
+      "2024-01-01T24:00",
+      "2024-01-01T99:99",
+      "2024-01-01T10:60",
+      "2024-01-01T10:30:60",
   };
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
     if (!kith_date_valid(ok[i]))
@@ -161,11 +204,14 @@ static void test_value_check(void **state)
   check_value(KITH_F_X, val2("", "ada"), KITH_EBADMSG);
   check_value(KITH_F_X, val2("github", NULL), KITH_EBADMSG);
   check_value(KITH_F_NOTE_CONTACT, val1("000102030405060708090a0b0c0d0e0f"), 0);
-  check_value(KITH_F_NOTE_CONTACT, val1("000102030405060708090a0b0c0d0e0"), KITH_EBADMSG);
-  check_value(KITH_F_NOTE_CONTACT, val1("zz0102030405060708090a0b0c0d0e0f"), KITH_EBADMSG);
+  check_value(KITH_F_NOTE_CONTACT, val1("000102030405060708090a0b0c0d0e0"),
+              KITH_EBADMSG);
+  check_value(KITH_F_NOTE_CONTACT, val1("zz0102030405060708090a0b0c0d0e0f"),
+              KITH_EBADMSG);
 
-  const char *none[KITH_ADDR_PARTS] = {0}, *some[KITH_ADDR_PARTS] = {
-      "work", NULL, NULL, "1 Main St", "London", NULL, "N1", "UK"};
+  const char *none[KITH_ADDR_PARTS] = {0},
+             *some[KITH_ADDR_PARTS] = {"work",   NULL, NULL, "1 Main St",
+                                       "London", NULL, "N1", "UK"};
   struct kith_value *a = kith_value_new(KITH_ADDR_PARTS, none);
   check_value(KITH_F_ADDRESSES, a, 0);
   a = kith_value_new(KITH_ADDR_PARTS, some);
@@ -255,7 +301,10 @@ static void test_elem_id(void **state)
   kith_value_free(v);
 }
 
-static int id_cmp(const void *a, const void *b) { return memcmp(a, b, 16); }
+static int id_cmp(const void *a, const void *b)
+{
+  return memcmp(a, b, 16);
+}
 
 static void test_random_id(void **state)
 {
@@ -272,7 +321,8 @@ static void test_random_id(void **state)
     assert_memory_not_equal(ids[i - 1], ids[i], 16);
 }
 
-/* ---- writes on a store ------------------------------------------------------------ */
+/* ---- writes on a store ------------------------------------------------------------
+ */
 
 /* The clock of a register's stamp (0 if absent): whether a write happened. */
 static uint64_t stamp_of(kith_txn *t, const uint8_t id[16], uint8_t field,

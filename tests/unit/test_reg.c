@@ -33,8 +33,7 @@ static void fill_seq(uint8_t *p, uint8_t first)
 /* A register at ENT with the given field and (elem_first != 0) element
  * elem_first, elem_first+1, ...; a value of n parts (NULL entries allowed). */
 static struct kith_reg mk(uint8_t field, uint8_t elem_first, struct kith_stamp s,
-                          struct kith_stamp rem, int n, const char *p0,
-                          const char *p1)
+                          struct kith_stamp rem, int n, const char *p0, const char *p1)
 {
   struct kith_reg r;
   memset(&r, 0, sizeof r);
@@ -70,8 +69,8 @@ static struct kith_reg reg_a(void) /* a plain field */
 
 static struct kith_reg reg_b(void) /* a set element, present, with a removal */
 {
-  struct kith_reg r = mk(16, 0xa0, st(0x12345678, 0x01), st(0x1234, 0x02), 2,
-                         "a@b.c", NULL);
+  struct kith_reg r =
+      mk(16, 0xa0, st(0x12345678, 0x01), st(0x1234, 0x02), 2, "a@b.c", NULL);
   r.seq = 300;
   r.space = 70000;
   return r;
@@ -104,15 +103,15 @@ static struct kith_reg reg_e(void) /* an x- field: UTF-8, a str8 */
 #define X16(b) b b b b b b b b b b b b b b b b
 #define HEX_ENT "c4 10 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f "
 /* hlc as uint64, then the device as bin8(16) */
-#define HEX_A_STAMP                                                            \
-  "cf 00 01 02 03 04 05 06 07 "                                                \
+#define HEX_A_STAMP                                                                    \
+  "cf 00 01 02 03 04 05 06 07 "                                                        \
   "c4 10 ff ee dd cc bb aa 99 88 77 66 55 44 33 22 11 00 "
 /* fixarray(1) of fixstr(3) "Ada" */
 #define HEX_ADA "91 a3 41 64 61 "
 /* str8(32) "Analytical Engine Society London" */
-#define HEX_LONDON                                                             \
-  "d9 20 "                                                                     \
-  "41 6e 61 6c 79 74 69 63 61 6c 20 45 6e 67 69 6e 65 20 53 6f 63 69 65 74 79 " \
+#define HEX_LONDON                                                                     \
+  "d9 20 "                                                                             \
+  "41 6e 61 6c 79 74 69 63 61 6c 20 45 6e 67 69 6e 65 20 53 6f 63 69 65 74 79 "        \
   "20 4c 6f 6e 64 6f 6e "
 
 /* A: fixarray(7); seq 5 and space 1 as fixints; the stamp; rem: a zero clock
@@ -123,45 +122,42 @@ static struct kith_reg reg_e(void) /* an x- field: UTF-8, a str8 */
 
 /* B: seq 300 as uint16, space 70000 as uint32, hlc as uint32, rem clock as
  * uint16 with its device, ["a@b.c", nil] */
-#define GOLD_B_STORED                                                          \
-  "97 cd 01 2c ce 00 01 11 70 "                                                \
-  "ce 12 34 56 78 c4 10 " X16("01 ")                                           \
-  "cd 12 34 c4 10 " X16("02 ")                                                 \
-  "92 a5 61 40 62 2e 63 c0 "
+#define GOLD_B_STORED                                                                  \
+  "97 cd 01 2c ce 00 01 11 70 "                                                        \
+  "ce 12 34 56 78 c4 10 " X16("01 ") "cd 12 34 c4 10 " X16(                            \
+      "02 ") "92 a5 61 40 62 2e 63 c0 "
 /* B: field 16 and its element id as bin8(16) */
-#define GOLD_B_CANON                                                           \
-  "98 " HEX_ENT "10 "                                                          \
-  "c4 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af "                     \
-  "ce 12 34 56 78 c4 10 " X16("01 ")                                           \
-  "cd 12 34 c4 10 " X16("02 ")                                                 \
-  "92 a5 61 40 62 2e 63 c0 "
+#define GOLD_B_CANON                                                                   \
+  "98 " HEX_ENT "10 "                                                                  \
+  "c4 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af "                             \
+  "ce 12 34 56 78 c4 10 " X16("01 ") "cd 12 34 c4 10 " X16(                            \
+      "02 ") "92 a5 61 40 62 2e 63 c0 "
 
 /* C: seq 0, space 0; hlc 0xcc as uint8; rem equal to the stamp (removed); no
  * value */
-#define GOLD_C_STORED                                                          \
-  "97 00 00 cc cc c4 10 " X16("03 ") "cc cc c4 10 " X16("03 ") "c0 "
-#define GOLD_C_CANON                                                           \
-  "98 " HEX_ENT "15 "                                                          \
-  "c4 10 b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf "                     \
+#define GOLD_C_STORED "97 00 00 cc cc c4 10 " X16("03 ") "cc cc c4 10 " X16("03 ") "c0 "
+#define GOLD_C_CANON                                                                   \
+  "98 " HEX_ENT "15 "                                                                  \
+  "c4 10 b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf "                             \
   "cc cc c4 10 " X16("03 ") "cc cc c4 10 " X16("03 ") "c0 "
 
 /* D: seq 2^64-1 as uint64, space 2^32-1 as uint32, hlc 127 as a fixint, a
  * tombstone (no value) */
-#define GOLD_D_STORED                                                          \
-  "97 cf ff ff ff ff ff ff ff ff ce ff ff ff ff "                              \
+#define GOLD_D_STORED                                                                  \
+  "97 cf ff ff ff ff ff ff ff ff ce ff ff ff ff "                                      \
   "7f c4 10 " X16("04 ") "00 c0 c0 "
 #define GOLD_D_CANON "98 " HEX_ENT "00 c0 7f c4 10 " X16("04 ") "00 c0 c0 "
 
 /* E: seq 127 as a fixint, space 128 as uint8, hlc 0x10000 as uint32;
  * ["Zoë" (fixstr 4, UTF-8), a str8] */
-#define GOLD_E_STORED                                                          \
-  "97 7f cc 80 ce 00 01 00 00 c4 10 " X16("05 ") "00 c0 "                      \
-  "92 a4 5a 6f c3 ab " HEX_LONDON
-#define GOLD_E_CANON                                                           \
-  "98 " HEX_ENT "16 "                                                          \
-  "c4 10 c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ca cb cc cd ce cf "                     \
-  "ce 00 01 00 00 c4 10 " X16("05 ") "00 c0 "                                  \
-  "92 a4 5a 6f c3 ab " HEX_LONDON
+#define GOLD_E_STORED                                                                  \
+  "97 7f cc 80 ce 00 01 00 00 c4 10 " X16("05 ") "00 c0 "                              \
+                                                 "92 a4 5a 6f c3 ab " HEX_LONDON
+#define GOLD_E_CANON                                                                   \
+  "98 " HEX_ENT "16 "                                                                  \
+  "c4 10 c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ca cb cc cd ce cf "                             \
+  "ce 00 01 00 00 c4 10 " X16("05 ") "00 c0 "                                          \
+                                     "92 a4 5a 6f c3 ab " HEX_LONDON
 
 struct golden {
   struct kith_reg (*make)(void);
@@ -266,7 +262,9 @@ static const char *const bad_canonical[] = {
     "99 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 " HEX_ADA "c0",
     "90",
     /* not an array */
-    "c0", "80", HEX_ADA,
+    "c0",
+    "80",
+    HEX_ADA,
     /* wrong types */
     "98 a4 41 64 61 21 01 c0 " HEX_A_STAMP "00 c0 " HEX_ADA,      /* ent a str */
     "98 d9 10 " X16("41 ") "01 c0 " HEX_A_STAMP "00 c0 " HEX_ADA, /* ent str8(16) */
@@ -274,19 +272,23 @@ static const char *const bad_canonical[] = {
     "98 " HEX_ENT "cd 01 00 c0 " HEX_A_STAMP "00 c0 " HEX_ADA,    /* field 256 */
     "98 " HEX_ENT "ff c0 " HEX_A_STAMP "00 c0 " HEX_ADA,          /* field -1 */
     "98 " HEX_ENT "01 00 " HEX_A_STAMP "00 c0 " HEX_ADA,          /* elem an int */
-    "98 " HEX_ENT "01 c0 d3 ff 01 02 03 04 05 06 07 c4 10 " X16("01 ") "00 c0 " HEX_ADA, /* < 0 */
-    "98 " HEX_ENT "01 c0 ff c4 10 " X16("01 ") "00 c0 " HEX_ADA,  /* hlc -1 */
+    "98 " HEX_ENT
+    "01 c0 d3 ff 01 02 03 04 05 06 07 c4 10 " X16("01 ") "00 c0 " HEX_ADA, /* < 0 */
+    "98 " HEX_ENT "01 c0 ff c4 10 " X16("01 ") "00 c0 " HEX_ADA,           /* hlc -1 */
     "98 " HEX_ENT "01 c0 cb 3f f0 00 00 00 00 00 00 c4 10 " X16("01 ") "00 c0 " HEX_ADA,
-    "98 " HEX_ENT "01 c0 01 b0 " X16("41 ") "00 c0 " HEX_ADA,     /* dev a str */
-    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 80",                /* value a map */
-    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 a3 41 64 61",       /* value a str */
-    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 91 01",             /* part an int */
-    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 91 c4 01 41",       /* part a bin */
-    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 91 91 a1 41",       /* part an array */
+    "98 " HEX_ENT "01 c0 01 b0 " X16("41 ") "00 c0 " HEX_ADA, /* dev a str */
+    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 80",            /* value a map */
+    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 a3 41 64 61",   /* value a str */
+    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 91 01",         /* part an int */
+    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 91 c4 01 41",   /* part a bin */
+    "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 91 91 a1 41",   /* part an array */
     /* 15- and 17-byte ids */
-    "98 c4 0f 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 01 c0 " HEX_A_STAMP "00 c0 " HEX_ADA,
-    "98 c4 11 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 01 c0 " HEX_A_STAMP "00 c0 " HEX_ADA,
-    "98 " HEX_ENT "10 c4 0f a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae " HEX_B_STAMP "00 c0 c0",
+    "98 c4 0f 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 01 c0 " HEX_A_STAMP
+    "00 c0 " HEX_ADA,
+    "98 c4 11 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 01 c0 " HEX_A_STAMP
+    "00 c0 " HEX_ADA,
+    "98 " HEX_ENT "10 c4 0f a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae " HEX_B_STAMP
+    "00 c0 c0",
     "98 " HEX_ENT "01 c0 cf 00 01 02 03 04 05 06 07 " HEX_DEV15 "00 c0 " HEX_ADA,
     "98 " HEX_ENT "10 " HEX_B_ELEM HEX_B_STAMP "cd 12 34 " HEX_DEV15 "c0",
     /* a stamp without a device */
@@ -315,20 +317,19 @@ static const char *const bad_canonical[] = {
 };
 
 static const char *const bad_stored[] = {
-    "96 05 01 " HEX_A_STAMP "00 c0",
-    "98 05 01 " HEX_A_STAMP "00 c0 " HEX_ADA "c0",
+    "96 05 01 " HEX_A_STAMP "00 c0", "98 05 01 " HEX_A_STAMP "00 c0 " HEX_ADA "c0",
     "c0",
     /* wrong types */
-    "97 a1 35 01 " HEX_A_STAMP "00 c0 " HEX_ADA,                   /* seq a str */
-    "97 ff 01 " HEX_A_STAMP "00 c0 " HEX_ADA,                      /* seq -1 */
+    "97 a1 35 01 " HEX_A_STAMP "00 c0 " HEX_ADA,                      /* seq a str */
+    "97 ff 01 " HEX_A_STAMP "00 c0 " HEX_ADA,                         /* seq -1 */
     "97 05 cf 00 00 00 01 00 00 00 00 " HEX_A_STAMP "00 c0 " HEX_ADA, /* space 2^32 */
-    "97 05 c0 " HEX_A_STAMP "00 c0 " HEX_ADA,                      /* space nil */
+    "97 05 c0 " HEX_A_STAMP "00 c0 " HEX_ADA,                         /* space nil */
     "97 05 01 cf 00 01 02 03 04 05 06 07 " HEX_DEV15 "00 c0 " HEX_ADA,
     "97 05 01 cf 00 01 02 03 04 05 06 07 c0 00 c0 " HEX_ADA,
-    "97 05 01 " HEX_A_STAMP "00 c4 10 " X16("02 ") HEX_ADA,       /* zero rem, device */
-    "97 05 01 " HEX_A_STAMP "05 c0 " HEX_ADA,                      /* rem, no device */
-    "97 05 01 " HEX_A_STAMP "00 c0 91 a2 c3 28",                   /* not UTF-8 */
-    "97 05 01 " HEX_A_STAMP "00 c0 90",                            /* 0 parts */
+    "97 05 01 " HEX_A_STAMP "00 c4 10 " X16("02 ") HEX_ADA, /* zero rem, device */
+    "97 05 01 " HEX_A_STAMP "05 c0 " HEX_ADA,               /* rem, no device */
+    "97 05 01 " HEX_A_STAMP "00 c0 91 a2 c3 28",            /* not UTF-8 */
+    "97 05 01 " HEX_A_STAMP "00 c0 90",                     /* 0 parts */
     "97 05 01 " HEX_A_STAMP "00 c0 99 c0 c0 c0 c0 c0 c0 c0 c0 c0", /* 9 parts */
     "97 05 01 " HEX_A_STAMP "00 c0 " HEX_ADA "c0",                 /* trailing */
     "97 05 01 " HEX_A_STAMP "00 c0 91 a3 41 64",                   /* truncated */
@@ -345,7 +346,8 @@ static void test_decoders_reject(void **state)
     int rc = kith_reg_decode_canonical(b, len, &r);
     if (rc != KITH_EBADMSG)
       fail_msg("kith_reg_decode_canonical(bad_canonical[%zu] = %s) returned %d, "
-               "want KITH_EBADMSG", i, bad_canonical[i], rc);
+               "want KITH_EBADMSG",
+               i, bad_canonical[i], rc);
     assert_null(r.val); /* nothing is left for the caller to free */
     free(b);
   }
@@ -357,7 +359,8 @@ static void test_decoders_reject(void **state)
     int rc = kith_reg_decode_stored(b, len, &r);
     if (rc != KITH_EBADMSG)
       fail_msg("kith_reg_decode_stored(bad_stored[%zu] = %s) returned %d, "
-               "want KITH_EBADMSG", i, bad_stored[i], rc);
+               "want KITH_EBADMSG",
+               i, bad_stored[i], rc);
     assert_null(r.val);
     free(b);
   }
@@ -369,12 +372,13 @@ static void test_decoders_accept_edges(void **state)
 {
   (void)state;
   static const char *const ok[] = {
-      "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 c0",                    /* no value */
+      "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 c0", /* no value */
       "98 " HEX_ENT "01 c0 " HEX_A_STAMP "00 c0 98 c0 c0 c0 c0 c0 c0 c0 a0",
       "98 " HEX_ENT "10 " HEX_B_ELEM HEX_B_STAMP "00 c0 92 a1 41 c0",
       /* non-minimal integer encodings are still numbers */
       "98 " HEX_ENT "cc 01 c0 " HEX_A_STAMP "cf 00 00 00 00 00 00 00 00 c0 " HEX_ADA,
-      "98 " HEX_ENT "01 c0 d3 00 01 02 03 04 05 06 07 c4 10 " X16("01 ") "00 c0 " HEX_ADA,
+      "98 " HEX_ENT
+      "01 c0 d3 00 01 02 03 04 05 06 07 c4 10 " X16("01 ") "00 c0 " HEX_ADA,
   };
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     size_t len;
@@ -477,13 +481,13 @@ static uint8_t *canon(const struct kith_reg *r, size_t *len)
   return b;
 }
 
-#define assert_reg_equal(x, y)                                                  \
-  do {                                                                          \
-    size_t xl_, yl_;                                                            \
-    uint8_t *xb_ = canon((x), &xl_), *yb_ = canon((y), &yl_);                   \
-    assert_bytes_equal(xb_, xl_, yb_, yl_);                                     \
-    free(xb_);                                                                  \
-    free(yb_);                                                                  \
+#define assert_reg_equal(x, y)                                                         \
+  do {                                                                                 \
+    size_t xl_, yl_;                                                                   \
+    uint8_t *xb_ = canon((x), &xl_), *yb_ = canon((y), &yl_);                          \
+    assert_bytes_equal(xb_, xl_, yb_, yl_);                                            \
+    free(xb_);                                                                         \
+    free(yb_);                                                                         \
   } while (0)
 
 /* A copy of a merged with b. */
@@ -681,7 +685,8 @@ static struct kith_reg random_reg(unsigned *seed)
   static const char *const plain[] = {"a", "b", "Ada", "zo\xc3\xab"};
   static const char *const kinds[] = {"contact", "note"};
   int shape = rand_r(seed) % 3; /* 0 kind, 1 plain, 2 set element */
-  struct kith_stamp s = st(1 + (uint64_t)(rand_r(seed) % 4), (uint8_t)(1 + rand_r(seed) % 2));
+  struct kith_stamp s =
+      st(1 + (uint64_t)(rand_r(seed) % 4), (uint8_t)(1 + rand_r(seed) % 2));
   if (shape == 0) {
     if (rand_r(seed) % 3 == 0)
       return mk(0, 0, s, ZERO, 0, NULL, NULL);
@@ -702,7 +707,8 @@ static struct kith_reg random_reg(unsigned *seed)
   int v = rand_r(seed) % 3;
   if (removed)
     return mk(21, 0x40, s, rem, 0, NULL, NULL);
-  return mk(21, 0x40, s, rem, v == 2 ? 2 : 1, v == 0 ? "x" : "X", v == 2 ? "work" : NULL);
+  return mk(21, 0x40, s, rem, v == 2 ? 2 : 1, v == 0 ? "x" : "X",
+            v == 2 ? "work" : NULL);
 }
 
 /* Three random registers at one address (all of one shape). */
@@ -754,13 +760,12 @@ static void test_merge_lattice_laws(void **state)
   }
 }
 
-
 /* ---- records: the stored form of a whole record ------------------------------ */
 
 /* golden registers sorted by address: D (field 0), A (1), B (16), C (21), E (22),
  * each as [field, element or nil, stored form] */
 static const char GOLD_RECORD[] =
-    "95 "                                                  /* fixarray(5) */
+    "95 " /* fixarray(5) */
     "93 00 c0 " GOLD_D_STORED " "
     "93 01 c0 " GOLD_A_STORED " "
     "93 10 c4 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af " GOLD_B_STORED " "
@@ -800,15 +805,19 @@ static void test_record_rejects(void **state)
 {
   (void)state;
   static const char *const bad[] = {
-      "c0", "80", "",
+      "c0",
+      "80",
+      "",
       /* an entry that is not [field, elem, stored] */
-      "91 c0", "91 92 01 c0", "91 94 01 c0 " GOLD_A_STORED " c0",
-      "91 93 a1 31 c0 " GOLD_A_STORED,                   /* field a str */
-      "91 93 cd 01 00 c0 " GOLD_A_STORED,                /* field 256 */
+      "91 c0",
+      "91 92 01 c0",
+      "91 94 01 c0 " GOLD_A_STORED " c0",
+      "91 93 a1 31 c0 " GOLD_A_STORED,    /* field a str */
+      "91 93 cd 01 00 c0 " GOLD_A_STORED, /* field 256 */
       "91 93 15 c4 0f b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be " GOLD_C_STORED,
-      "91 93 15 01 " GOLD_C_STORED,                      /* elem an int */
-      "91 93 01 c0 96 05 01 " HEX_A_STAMP "00 c0",        /* stored of 6 */
-      "91 93 01 c0 " GOLD_B_STORED,                      /* rem, not an element */
+      "91 93 15 01 " GOLD_C_STORED,                /* elem an int */
+      "91 93 01 c0 96 05 01 " HEX_A_STAMP "00 c0", /* stored of 6 */
+      "91 93 01 c0 " GOLD_B_STORED,                /* rem, not an element */
       /* out of order, duplicated */
       "92 93 01 c0 " GOLD_A_STORED " 93 00 c0 " GOLD_D_STORED,
       "92 93 01 c0 " GOLD_A_STORED " 93 01 c0 " GOLD_A_STORED,
@@ -871,8 +880,8 @@ static void test_addr_cmp(void **state)
       int c = kith_reg_addr_cmp(order[i], order[j]);
       int want = (i > j) - (i < j);
       if ((c > 0) - (c < 0) != want)
-        fail_msg("kith_reg_addr_cmp(order[%d], order[%d]) = %d, want sign %d", i, j,
-                 c, want);
+        fail_msg("kith_reg_addr_cmp(order[%d], order[%d]) = %d, want sign %d", i, j, c,
+                 want);
     }
   /* the stamp is no part of the address */
   struct kith_reg t1b = mk(21, 0x10, st(5, 5), st(5, 5), 0, NULL, NULL);

@@ -16,7 +16,10 @@
 
 #define MS(x) ((uint64_t)(x) << 16)
 
-static const struct kith_field *F(uint8_t id) { return kith_field_by_id(id); }
+static const struct kith_field *F(uint8_t id)
+{
+  return kith_field_by_id(id);
+}
 
 static struct kith_value *val1(const char *a)
 {
@@ -283,8 +286,8 @@ static void test_put_future_refused(void **state)
   uint64_t seq = seq_of(s.st);
 
   kith_txn *t = kt_begin(s.st, true);
-  struct kith_reg far = plain_reg(id, KITH_F_NAME, MS(kt_now_ms + KITH_HLC_MAX_SKEW_MS + 1),
-                                  9, "from 2100");
+  struct kith_reg far = plain_reg(
+      id, KITH_F_NAME, MS(kt_now_ms + KITH_HLC_MAX_SKEW_MS + 1), 9, "from 2100");
   bool changed = true;
   assert_rc(kith_txn_put(t, &far, &changed), KITH_EFUTURE);
   assert_false(changed);
@@ -309,8 +312,9 @@ static void test_put_future_refused(void **state)
 
   /* exactly at the limit: taken, and later local stamps come after it */
   t = kt_begin(s.st, true);
-  struct kith_reg edge = plain_reg(id, KITH_F_NAME, MS(kt_now_ms + KITH_HLC_MAX_SKEW_MS) | 0xfff0,
-                                   9, "just in time");
+  struct kith_reg edge =
+      plain_reg(id, KITH_F_NAME, MS(kt_now_ms + KITH_HLC_MAX_SKEW_MS) | 0xfff0, 9,
+                "just in time");
   assert_rc(kith_txn_put(t, &edge, &changed), 0);
   assert_true(changed);
   struct kith_stamp st2;
@@ -483,7 +487,8 @@ static void test_sequence_numbers(void **state)
   assert_rc(kith_txn_put(t, &cur, &changed), 0);
   assert_false(changed);
   /* nor does an older write */
-  struct kith_reg old = plain_reg(ids[1], KITH_F_NAME, cur.stamp.hlc - 1, 0xff, "older");
+  struct kith_reg old =
+      plain_reg(ids[1], KITH_F_NAME, cur.stamp.hlc - 1, 0xff, "older");
   assert_rc(kith_txn_put(t, &old, &changed), 0);
   assert_false(changed);
   kt_commit(t);
@@ -657,7 +662,8 @@ static void test_tombstone(void **state)
   kt_store_free(&s);
 }
 
-/* ---- records and prefixes --------------------------------------------------------- */
+/* ---- records and prefixes ---------------------------------------------------------
+ */
 
 static void test_record_load(void **state)
 {
@@ -721,13 +727,17 @@ static void test_resolve(void **state)
   assert_memory_equal(out, c, 16);
   assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "CD", out), 0);
   assert_memory_equal(out, c, 16);
-  assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "ab12f000000000000000000000000000", out), 0);
+  assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT,
+                                "ab12f000000000000000000000000000", out),
+            0);
   assert_memory_equal(out, b, 16);
-  assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "ab12f000000000000000000000000001", out),
+  assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT,
+                                "ab12f000000000000000000000000001", out),
             KITH_ENOTFOUND);
   assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "ab13", out), KITH_ENOTFOUND);
   assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "0", out), KITH_ENOTFOUND);
-  assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "ee", out), KITH_ENOTFOUND); /* deleted */
+  assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "ee", out),
+            KITH_ENOTFOUND); /* deleted */
   /* kinds are kept apart */
   char nh[33];
   kith_hex_encode(note, 16, nh);
@@ -739,13 +749,15 @@ static void test_resolve(void **state)
   assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "xyz", out), KITH_EINVAL);
   assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "ab-1", out), KITH_EINVAL);
   assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "", out), KITH_EINVAL);
-  assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT, "ab12f0000000000000000000000000000", out),
+  assert_rc(kith_record_resolve(t, KITH_KIND_CONTACT,
+                                "ab12f0000000000000000000000000000", out),
             KITH_EINVAL);
   kith_txn_abort(t);
   kt_store_free(&s);
 }
 
-/* ---- derived indexes ---------------------------------------------------------------- */
+/* ---- derived indexes ----------------------------------------------------------------
+ */
 
 struct ids {
   int n, stop_at;
@@ -841,7 +853,8 @@ static void test_indexes(void **state)
   kt_store_free(&s);
 }
 
-/* ---- schema versions ------------------------------------------------------------------ */
+/* ---- schema versions
+ * ------------------------------------------------------------------ */
 
 static void test_schema_newer_untouched(void **state)
 {
@@ -902,7 +915,8 @@ static void test_schema_migration(void **state)
   kt_store_free(&s);
 }
 
-/* ---- copies and digests --------------------------------------------------------------- */
+/* ---- copies and digests
+ * --------------------------------------------------------------- */
 
 static void test_copy_new_epoch(void **state)
 {
