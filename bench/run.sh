@@ -15,7 +15,7 @@ k=$PWD/build/release/kith
 
 echo "== import 100,000 contacts from JSON (fresh store each run)"
 hyperfine -N --runs 5 --export-json "$work/import.json" \
-  --prepare "rm -rf $work/h100k && $k --home $work/h100k init" \
+  --prepare "bash -c 'rm -rf $work/h100k && $k --home $work/h100k init >/dev/null'" \
   "$k --home $work/h100k import $work/c100k.json"
 
 echo "== export 100,000 contacts to JSON"
