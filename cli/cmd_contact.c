@@ -518,42 +518,6 @@ static void show_when(const char *label, const struct kith_stamp *s)
   printf("  %-15s %s UTC (%s)\n", label, iso, rel);
 }
 
-struct shown_note {
-  struct kith_record *rec;
-};
-
-struct notes_ctx {
-  kith_txn *txn;
-  struct kith_record **v;
-  size_t n, cap;
-};
-
-static int gather_note(void *arg, const uint8_t id[16])
-{
-  struct notes_ctx *c = arg;
-  struct kith_record *rec = NULL;
-  int rc = kith_record_load(c->txn, id, &rec);
-  if (rc == KITH_ENOTFOUND)
-    return 0;
-  if (rc)
-    return rc;
-  if (rec->deleted || rec->kind != KITH_KIND_NOTE) {
-    kith_record_free(rec);
-    return 0;
-  }
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 8;
-    void *p = realloc(c->v, cap * sizeof *c->v);
-    if (!p) {
-      kith_record_free(rec);
-      return KITH_ENOMEM;
-    }
-    c->v = p, c->cap = cap;
-  }
-  c->v[c->n++] = rec;
-  return 0;
-}
-
 static int by_created(const void *a, const void *b)
 {
   const struct kith_record *x = *(struct kith_record *const *)a,
@@ -652,8 +616,8 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
   show_when("created", &rec->created);
   show_when("updated", &rec->updated);
 
-  struct notes_ctx nc = {txn, NULL, 0, 0};
-  rc = kith_notes_each(txn, rec->id, gather_note, &nc);
+  struct kith_record_list nc = {0};
+  rc = kith_notes_load(txn, rec->id, &nc);
   if (rc == 0 && nc.n) {
     qsort(nc.v, nc.n, sizeof *nc.v, by_created);
     printf("notes:\n");
@@ -667,9 +631,7 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
       printf("  %s  %s  %s\n", iso, nh, t ? t : "");
     }
   }
-  for (size_t i = 0; i < nc.n; i++)
-    kith_record_free(nc.v[i]);
-  free(nc.v);
+  kith_record_list_clear(&nc);
   kith_record_free(rec);
   return rc ? cli_fail(rc, "cannot read the notes") : 0;
 }

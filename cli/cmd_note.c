@@ -105,38 +105,6 @@ static int note_add(struct cli *cli, int argc, char **argv)
   return rc;
 }
 
-struct nl {
-  kith_txn *txn;
-  struct kith_record **v;
-  size_t n, cap;
-};
-
-static int nl_add(void *arg, const uint8_t id[16])
-{
-  struct nl *c = arg;
-  struct kith_record *rec = NULL;
-  int rc = kith_record_load(c->txn, id, &rec);
-  if (rc == KITH_ENOTFOUND)
-    return 0;
-  if (rc)
-    return rc;
-  if (rec->deleted || rec->kind != KITH_KIND_NOTE) {
-    kith_record_free(rec);
-    return 0;
-  }
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 16;
-    void *p = realloc(c->v, cap * sizeof *c->v);
-    if (!p) {
-      kith_record_free(rec);
-      return KITH_ENOMEM;
-    }
-    c->v = p, c->cap = cap;
-  }
-  c->v[c->n++] = rec;
-  return 0;
-}
-
 static int newest_first(const void *a, const void *b)
 {
   const struct kith_record *x = *(struct kith_record *const *)a,
@@ -147,7 +115,7 @@ static int newest_first(const void *a, const void *b)
 static int note_list(struct cli *cli, int argc, char **argv)
 {
   kith_txn *txn = NULL;
-  struct nl c = {0};
+  struct kith_record_list c = {0};
   uint8_t cid[16];
   if (cli_wants_help(argc, argv)) {
     printf("usage: %s\n\nLists notes, newest first: all of them, or a contact's. With "
@@ -162,14 +130,10 @@ static int note_list(struct cli *cli, int argc, char **argv)
   int rc = cli_open(cli);
   if (rc == 0)
     rc = cli_begin(cli, false, &txn);
-  c.txn = txn;
-  if (rc == 0 && argc == 2) {
+  if (rc == 0 && argc == 2)
     rc = cli_resolve(txn, KITH_KIND_CONTACT, argv[1], cid);
-    if (rc == 0 && (rc = kith_notes_each(txn, cid, nl_add, &c)) != 0)
-      rc = cli_fail(rc, "cannot list notes");
-  } else if (rc == 0 && (rc = kith_kind_each(txn, KITH_KIND_NOTE, nl_add, &c)) != 0) {
+  if (rc == 0 && (rc = kith_notes_load(txn, argc == 2 ? cid : NULL, &c)) != 0)
     rc = cli_fail(rc, "cannot list notes");
-  }
   if (rc)
     goto out;
   if (cli->json) {
@@ -204,9 +168,7 @@ static int note_list(struct cli *cli, int argc, char **argv)
   if (c.n == 0)
     fprintf(stderr, "no notes\n");
 out:
-  for (size_t i = 0; i < c.n; i++)
-    kith_record_free(c.v[i]);
-  free(c.v);
+  kith_record_list_clear(&c);
   kith_txn_abort(txn);
   return rc;
 }

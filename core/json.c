@@ -110,32 +110,6 @@ static const char *elem_label(const struct kith_reg *r, char buf[512])
   return buf;
 }
 
-struct note_ctx {
-  kith_txn *txn;
-  json_t *arr;
-  unsigned flags;
-};
-
-static int add_note(void *arg, const uint8_t id[KITH_ID_LEN])
-{
-  struct note_ctx *c = arg;
-  struct kith_record *rec = NULL;
-  int rc = kith_record_load(c->txn, id, &rec);
-  if (rc == KITH_ENOTFOUND)
-    return 0;
-  if (rc)
-    return rc;
-  if (!rec->deleted && rec->kind == KITH_KIND_NOTE) {
-    json_t *j = kith_json_record(c->txn, rec, c->flags);
-    if (!j || json_array_append_new(c->arr, j)) {
-      kith_record_free(rec);
-      return KITH_ENOMEM;
-    }
-  }
-  kith_record_free(rec);
-  return 0;
-}
-
 json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec, unsigned flags)
 {
   char hex[2 * KITH_ID_LEN + 1], lbl[512];
@@ -229,12 +203,17 @@ json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec, unsigned 
   json_object_set_new(o, "created", iso(&rec->created));
   json_object_set_new(o, "updated", iso(&rec->updated));
   if ((flags & KITH_JSON_NOTES) && rec->kind == KITH_KIND_CONTACT) {
-    struct note_ctx c = {txn, json_array(), flags};
-    if (!c.arr || kith_notes_each(txn, rec->id, add_note, &c) != 0) {
-      json_decref(c.arr);
+    struct kith_record_list notes = {0};
+    json_t *arr = json_array();
+    bool ok = arr && kith_notes_load(txn, rec->id, &notes) == 0;
+    for (size_t i = 0; ok && i < notes.n; i++)
+      ok = json_array_append_new(arr, kith_json_record(txn, notes.v[i], flags)) == 0;
+    kith_record_list_clear(&notes);
+    if (!ok) {
+      json_decref(arr);
       goto fail;
     }
-    json_object_set_new(o, "notes", c.arr);
+    json_object_set_new(o, "notes", arr);
   }
   if (flags & KITH_JSON_STAMPS)
     json_object_set(o, "stamps", stamps);

@@ -528,3 +528,48 @@ int kith_note_create(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
   kith_value_free(tv);
   return rc;
 }
+
+void kith_record_list_clear(struct kith_record_list *l)
+{
+  for (size_t i = 0; i < l->n; i++)
+    kith_record_free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+struct notes_load {
+  kith_txn *txn;
+  struct kith_record_list *l;
+};
+
+static int load_note(void *arg, const uint8_t id[KITH_ID_LEN])
+{
+  struct notes_load *c = arg;
+  struct kith_record *rec = NULL;
+  int rc = kith_record_load(c->txn, id, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  if (rec->deleted || rec->kind != KITH_KIND_NOTE) {
+    kith_record_free(rec);
+    return 0;
+  }
+  struct kith_record_list *l = c->l;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    void *p = realloc(l->v, cap * sizeof *l->v);
+    if (!p) {
+      kith_record_free(rec);
+      return KITH_ENOMEM;
+    }
+    l->v = p, l->cap = cap;
+  }
+  l->v[l->n++] = rec;
+  return 0;
+}
+
+int kith_notes_load(kith_txn *txn, const uint8_t *contact, struct kith_record_list *l)
+{
+  struct notes_load c = {txn, l};
+  return contact ? kith_notes_each(txn, contact, load_note, &c)
+                 : kith_kind_each(txn, KITH_KIND_NOTE, load_note, &c);
+}

@@ -130,6 +130,18 @@ int kith_record_delete(kith_txn *txn,
 int kith_note_create(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
                      const char *text, uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 
+/* Live records gathered by kith_notes_load, owned by the list. */
+struct kith_record_list {
+  struct kith_record **v;
+  size_t n, cap;
+};
+void kith_record_list_clear(struct kith_record_list *l); /* frees all; reusable */
+
+/* Appends the live notes of contact (contact NULL: every live note) to l, in id
+ * order. KITH_ENOMEM, or a store error. */
+int kith_notes_load(kith_txn *txn, const uint8_t *contact,
+                    struct kith_record_list *l) KITH_MUST_CHECK;
+
 /* A real calendar date, YYYY-MM-DD (leap years counted) or --MM-DD (a birthday
  * without a year; --02-29 allowed), optionally followed by THH:MM[:SS[.fff]][Z]. */
 bool kith_date_valid(const char *s);
