@@ -1171,8 +1171,10 @@ int kith_log_each(kith_txn *t, uint32_t space, uint64_t after, kith_reg_cb cb,
     }
     uint8_t ent[KITH_ID_LEN];
     memcpy(ent, val.mv_data, KITH_ID_LEN);
-    if ((rc = read_record(t, ent, &regs, &n)) != 0)
+    if ((rc = read_record(t, ent, &regs, &n)) != 0) {
+      rc = rc == KITH_ENOTFOUND ? KITH_ECORRUPT : rc; /* the log names no record */
       break;
+    }
     rc = emit(regs, n, space, cb, arg);
     free_regs(regs, n);
     if (rc)
@@ -1181,7 +1183,7 @@ int kith_log_each(kith_txn *t, uint32_t space, uint64_t after, kith_reg_cb cb,
   if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
     rc = map_err(m);
   mdb_cursor_close(c);
-  return rc == KITH_ENOTFOUND ? KITH_ECORRUPT : rc;
+  return rc;
 }
 
 int kith_reg_each(kith_txn *t, kith_reg_cb cb, void *arg)
