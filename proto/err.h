@@ -27,7 +27,9 @@
   X(READONLY, -1015, "store is read-only")                                             \
   X(BUSY, -1016, "store is busy")                                                      \
   X(CORRUPT, -1017, "store is corrupt")                                                \
-  X(DELETED, -1018, "record was deleted")
+  X(DELETED, -1018, "record was deleted")                                              \
+  X(VERSION, -1019, "peer speaks an incompatible kith version")                        \
+  X(NOTKITH, -1020, "not a kith peer")
 
 enum {
 #define KITH__ERR_ENUM(name, code, text) KITH_E##name = (code),
