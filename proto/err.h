@@ -29,7 +29,13 @@
   X(CORRUPT, -1017, "store is corrupt")                                                \
   X(DELETED, -1018, "record was deleted")                                              \
   X(VERSION, -1019, "peer speaks an incompatible kith version")                        \
-  X(NOTKITH, -1020, "not a kith peer")
+  X(NOTKITH, -1020, "not a kith peer")                                                 \
+  X(UNAVAIL, -1021, "peer unavailable")                                                \
+  X(TIMEDOUT, -1022, "peer stopped answering")                                         \
+  X(CLOSED, -1023, "peer closed the connection")                                       \
+  X(STALLED, -1024, "peer stopped reading")                                            \
+  X(PROTO, -1025, "protocol error")                                                    \
+  X(ADDRINUSE, -1026, "address already in use")
 
 enum {
 #define KITH__ERR_ENUM(name, code, text) KITH_E##name = (code),
