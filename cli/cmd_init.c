@@ -8,27 +8,11 @@
 #include <unistd.h>
 
 #include "cli/cmds.h"
+#include "core/peer.h"
 #include "proto/hex.h"
 
 static const char init_usage[] = "kith init [--name NAME] [--device LABEL]";
 static const char whoami_usage[] = "kith whoami";
-
-/* The fingerprint people compare: 32 hex digits of BLAKE2b over the public key,
- * in groups of four. */
-static void fingerprint(const uint8_t pk[KITH_PK_LEN], char out[40])
-{
-  uint8_t h[16];
-  char hex[33];
-  crypto_generichash(h, sizeof h, pk, KITH_PK_LEN, (const uint8_t *)"kith fp", 7);
-  kith_hex_encode(h, sizeof h, hex);
-  size_t at = 0;
-  for (int i = 0; i < 32; i++) {
-    if (i && i % 4 == 0)
-      out[at++] = ' ';
-    out[at++] = hex[i];
-  }
-  out[at] = 0;
-}
 
 /* Creates home and the folders above it that are missing (0700, as XDG asks), so that
  * the default home ~/.local/share/kith works on a fresh account. Returns 0 or errno. */
@@ -58,7 +42,7 @@ static int print_identity(struct cli *cli, kith_txn *txn, const char *intro)
   kith_hex_encode(id.device_id, sizeof id.device_id, dev);
   kith_hex_encode(id.pk, sizeof id.pk, pk);
   kith_hex_encode(id.epoch, sizeof id.epoch, ep);
-  fingerprint(id.pk, fp);
+  kith_fingerprint(id.pk, fp);
   if (cli->json) {
     return cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "name",
                                     id.name, "device", id.label, "device_id", dev,
@@ -124,7 +108,20 @@ int cmd_init(struct cli *cli, int argc, char **argv)
     return cli_fail(rc, "%s", cli->home);
   if (rc)
     return cli_fail(rc, "cannot create a store in %s", cli->home);
+  /* This device is the first of my devices: the record my other devices and my
+   * partners will learn it from. */
   kith_txn *txn = NULL;
+  struct kith_identity me;
+  uint8_t dev[KITH_ID_LEN];
+  if ((rc = cli_begin(cli, true, &txn)) != 0)
+    return rc;
+  if ((rc = kith_txn_identity(txn, &me)) != 0 ||
+      (rc = kith_device_add(txn, me.label, me.pk, dev)) != 0) {
+    kith_txn_abort(txn);
+    return cli_fail(rc, "cannot record this device");
+  }
+  if ((rc = cli_commit(txn)) != 0)
+    return rc;
   if ((rc = cli_begin(cli, false, &txn)) != 0)
     return rc;
   char intro[4200];

@@ -11,6 +11,8 @@
 
 #define C KITH_KIND_CONTACT
 #define N KITH_KIND_NOTE
+#define P KITH_KIND_PEER
+#define D KITH_KIND_DEVICE
 
 static const struct kith_field fields[] = {
     {KITH_F_NAME, C, KITH_SHAPE_TEXT, "name", "fn", false},
@@ -38,10 +40,20 @@ static const struct kith_field fields[] = {
     {KITH_F_X, C, KITH_SHAPE_XMAP, "x", NULL, false},
     {KITH_F_NOTE_CONTACT, N, KITH_SHAPE_REF, "contact", NULL, false},
     {KITH_F_NOTE_TEXT, N, KITH_SHAPE_TEXT, "text", NULL, false},
+    {KITH_F_PEER_NAME, P, KITH_SHAPE_TEXT, "name", NULL, true},
+    {KITH_F_PEER_KEYS, P, KITH_SHAPE_TYPED, "keys", NULL, true},
+    {KITH_F_PEER_STATUS, P, KITH_SHAPE_TEXT, "status", NULL, true},
+    {KITH_F_PEER_PAIRED, P, KITH_SHAPE_DATE, "paired", NULL, true},
+    {KITH_F_DEVICE_LABEL, D, KITH_SHAPE_TEXT, "label", NULL, true},
+    {KITH_F_DEVICE_KEY, D, KITH_SHAPE_TEXT, "key", NULL, true},
+    {KITH_F_DEVICE_ADDED, D, KITH_SHAPE_DATE, "added", NULL, true},
+    {KITH_F_DEVICE_REVOKED, D, KITH_SHAPE_DATE, "revoked", NULL, true},
 };
 
 #undef C
 #undef N
+#undef P
+#undef D
 
 const struct kith_field *kith_fields(size_t *n)
 {
@@ -259,11 +271,6 @@ int kith_value_check(const struct kith_field *f, const struct kith_value *v)
 
 /* ---- writes -------------------------------------------------------------- */
 
-static const char *kind_name(int kind)
-{
-  return kind == KITH_KIND_CONTACT ? "contact" : kind == KITH_KIND_NOTE ? "note" : NULL;
-}
-
 static int put_local(kith_txn *txn, struct kith_reg *r)
 {
   int rc = kith_txn_stamp(txn, &r->stamp);
@@ -293,7 +300,7 @@ void kith_random_id(uint8_t id[static KITH_ID_LEN])
 int kith_record_create(kith_txn *txn, int kind, bool use_id,
                        uint8_t id[static KITH_ID_LEN])
 {
-  const char *name = kind_name(kind);
+  const char *name = kith_kind_name(kind);
   if (!name)
     return KITH_EINVAL;
   if (!use_id)

@@ -64,6 +64,14 @@ enum {
   KITH_F_X = 22,
   KITH_F_NOTE_CONTACT = 40,
   KITH_F_NOTE_TEXT = 41,
+  KITH_F_PEER_NAME = 60,    /* the partner's name, as they gave it when pairing */
+  KITH_F_PEER_KEYS = 61,    /* set of [device key hex, device label] */
+  KITH_F_PEER_STATUS = 62,  /* "confirmed", or "pending" (introduced, not paired) */
+  KITH_F_PEER_PAIRED = 63,  /* when */
+  KITH_F_DEVICE_LABEL = 80, /* my own device: its label */
+  KITH_F_DEVICE_KEY = 81,   /* its Ed25519 key, hex */
+  KITH_F_DEVICE_ADDED = 82,
+  KITH_F_DEVICE_REVOKED = 83, /* set once revoked: refused from then on */
 };
 
 #define KITH_ADDR_PARTS 8

@@ -27,6 +27,8 @@
  *   kinds  kind(1) ent(16)                   -> ""        (schema 2)
  *   tags   folded tag, 0, ent(16)            -> ""        (schema 2)
  *   notes  contact(16) note(16)              -> ""        (schema 2)
+ *   local  name                              -> bytes: this device's own state,
+ *                                               never synced (invites)  (schema 3)
  * Integers in keys are big-endian so that LMDB's byte order is numeric order.
  *
  * Why a record is one value, and the log has one entry per record and space (as
@@ -45,7 +47,7 @@
 
 struct kith_store {
   MDB_env *env;
-  MDB_dbi meta, recs, log, kinds, tags, notes;
+  MDB_dbi meta, recs, log, kinds, tags, notes, local;
   uint64_t (*now_ms)(void);
   uint8_t device_id[KITH_DEVICE_ID_LEN];
   bool rdonly;
@@ -80,15 +82,26 @@ struct kith_txn {
 };
 
 /* The kind register holds the kind's name: readable in dumps, fixed in tests. */
+static const char *const kind_names[] = {NULL, "contact", "note", "peer", "device"};
+
+const char *kith_kind_name(int kind)
+{
+  return kind > 0 && kind < (int)(sizeof kind_names / sizeof kind_names[0])
+             ? kind_names[kind]
+             : NULL;
+}
+
+int kith_kind_by_name(const char *name)
+{
+  for (int k = 1; k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
+    if (strcmp(name, kind_names[k]) == 0)
+      return k;
+  return 0;
+}
+
 static int kind_of(const struct kith_value *v)
 {
-  if (!v || !v->p[0])
-    return 0;
-  if (strcmp(v->p[0], "contact") == 0)
-    return KITH_KIND_CONTACT;
-  if (strcmp(v->p[0], "note") == 0)
-    return KITH_KIND_NOTE;
-  return 0;
+  return v && v->p[0] ? kith_kind_by_name(v->p[0]) : 0;
 }
 
 static int map_err(int rc)
@@ -252,6 +265,8 @@ static int open_dbis(kith_txn *t, unsigned flags)
     rc = mdb_dbi_open(t->txn, "tags", flags, &st->tags);
   if (rc == 0)
     rc = mdb_dbi_open(t->txn, "notes", flags, &st->notes);
+  if (rc == 0)
+    rc = mdb_dbi_open(t->txn, "local", flags, &st->local);
   return rc;
 }
 
@@ -297,9 +312,17 @@ static int migrate_1_to_2(kith_txn *t)
   return kith_txn_reindex(t);
 }
 
+/* Schema 3 added the "local" database, which open_dbis creates. */
+static int migrate_2_to_3(kith_txn *t)
+{
+  (void)t;
+  return 0;
+}
+
 static int (*const migrations[])(kith_txn *) = {
     NULL,           /* 0: never existed */
     migrate_1_to_2, /* 1 -> 2 */
+    migrate_2_to_3, /* 2 -> 3 */
 };
 
 /* Opens the named databases for the life of the environment: handles opened in a
@@ -1255,5 +1278,63 @@ int kith_txn_reindex(kith_txn *t)
     rc = map_err(mdb_drop(t->txn, t->st->notes, 0));
   if (rc == 0)
     rc = kith_reg_each(t, reindex_one, t);
+  return rc;
+}
+
+/* ---- local state ----------------------------------------------------------- */
+
+int kith_local_get(kith_txn *t, const void *key, size_t klen, uint8_t **val,
+                   size_t *vlen)
+{
+  MDB_val k = {klen, (void *)key}, v;
+  if (klen == 0 || klen > 400)
+    return KITH_EINVAL;
+  int rc = mdb_get(t->txn, t->st->local, &k, &v);
+  if (rc)
+    return map_err(rc);
+  if (!(*val = malloc(v.mv_size ? v.mv_size : 1)))
+    return KITH_ENOMEM;
+  memcpy(*val, v.mv_data, v.mv_size);
+  *vlen = v.mv_size;
+  return 0;
+}
+
+int kith_local_put(kith_txn *t, const void *key, size_t klen, const void *val,
+                   size_t vlen)
+{
+  MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+  if (!t->write)
+    return KITH_EINVAL;
+  if (klen == 0 || klen > 400)
+    return KITH_EINVAL;
+  return map_err(mdb_put(t->txn, t->st->local, &k, &v, 0));
+}
+
+int kith_local_del(kith_txn *t, const void *key, size_t klen)
+{
+  MDB_val k = {klen, (void *)key};
+  if (!t->write)
+    return KITH_EINVAL;
+  return map_err(mdb_del(t->txn, t->st->local, &k, NULL));
+}
+
+int kith_local_each(kith_txn *t, const void *prefix, size_t plen, kith_local_cb cb,
+                    void *arg)
+{
+  MDB_cursor *c = NULL;
+  MDB_val k = {plen, (void *)prefix}, v;
+  int rc = map_err(mdb_cursor_open(t->txn, t->st->local, &c));
+  if (rc)
+    return rc;
+  int m = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+  for (; m == 0; m = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+      break;
+    if ((rc = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size)) != 0)
+      break;
+  }
+  if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
+    rc = map_err(m);
+  mdb_cursor_close(c);
   return rc;
 }

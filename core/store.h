@@ -37,7 +37,7 @@
 
 #include "proto/reg.h"
 
-#define KITH_SCHEMA_VERSION 2
+#define KITH_SCHEMA_VERSION 3
 #define KITH_SPACE_SELF 1u
 #define KITH_PK_LEN 32
 #define KITH_SK_LEN 64
@@ -47,7 +47,17 @@
 typedef struct kith_store kith_store;
 typedef struct kith_txn kith_txn;
 
-enum kith_kind { KITH_KIND_CONTACT = 1, KITH_KIND_NOTE = 2 };
+enum kith_kind {
+  KITH_KIND_CONTACT = 1,
+  KITH_KIND_NOTE = 2,
+  KITH_KIND_PEER = 3,   /* a partner: another user, paired */
+  KITH_KIND_DEVICE = 4, /* one of my own devices */
+};
+
+/* The kind's name as its kind register holds it ("contact"...), or NULL. */
+const char *kith_kind_name(int kind);
+/* The kind named by name, or 0. */
+int kith_kind_by_name(const char *name);
 
 struct kith_store_opts {
   uint64_t (*now_ms)(void); /* wall clock, milliseconds since the epoch */
@@ -157,6 +167,22 @@ int kith_store_digest(kith_txn *txn, uint8_t out[static 32]) KITH_MUST_CHECK;
 /* Rebuilds the derived indexes (kinds, tags, notes) from the registers. Used by
  * migration; safe to run at any time. */
 int kith_txn_reindex(kith_txn *txn) KITH_MUST_CHECK;
+
+/* Local state: this device's own key-value pairs (open invites...), kept in the
+ * store for durability and never synced or exported. Keys are 1..400 bytes.
+ * kith_local_get copies the value into *val (malloc'd; the caller frees). */
+int kith_local_get(kith_txn *txn, const void *key, size_t klen, uint8_t **val,
+                   size_t *vlen) KITH_MUST_CHECK;
+int kith_local_put(kith_txn *txn, const void *key, size_t klen, const void *val,
+                   size_t vlen) KITH_MUST_CHECK;
+/* KITH_ENOTFOUND if absent. */
+int kith_local_del(kith_txn *txn, const void *key, size_t klen) KITH_MUST_CHECK;
+/* Calls cb for each pair whose key starts with prefix, in key order, until cb
+ * returns non-zero (then returned). The bytes are borrowed for the call only. */
+typedef int (*kith_local_cb)(void *arg, const uint8_t *key, size_t klen,
+                             const uint8_t *val, size_t vlen);
+int kith_local_each(kith_txn *txn, const void *prefix, size_t plen, kith_local_cb cb,
+                    void *arg);
 
 /* For tests: sets the recorded schema version. */
 int kith_txn_set_schema(kith_txn *txn, uint32_t version) KITH_MUST_CHECK;

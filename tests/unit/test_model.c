@@ -78,7 +78,7 @@ static void test_field_table_consistent(void **state)
   (void)state;
   size_t n = 0;
   const struct kith_field *t = kith_fields(&n);
-  assert_int_equal(n, 24);
+  assert_int_equal(n, 32);
   for (size_t i = 0; i < n; i++) {
     assert_ptr_equal(kith_field_by_id(t[i].id), &t[i]);
     assert_ptr_equal(kith_field_by_name(t[i].kind, t[i].json), &t[i]);
@@ -89,15 +89,19 @@ static void test_field_table_consistent(void **state)
       if (t[i].kind == t[j].kind)
         assert_string_not_equal(t[i].json, t[j].json);
     }
-    /* private fields stay in self: tags, follow-up, last contacted */
+    /* private fields stay in self: tags, follow-up, last contacted, and all of
+     * my peer and device records */
     bool priv = t[i].id == KITH_F_TAGS || t[i].id == KITH_F_FOLLOW_UP ||
-                t[i].id == KITH_F_LAST_CONTACTED;
+                t[i].id == KITH_F_LAST_CONTACTED || t[i].kind == KITH_KIND_PEER ||
+                t[i].kind == KITH_KIND_DEVICE;
     assert_int_equal(t[i].priv, priv);
   }
   /* numbers are stored and shipped: pin a few */
   assert_int_equal(kith_field_by_name(KITH_KIND_CONTACT, "emails")->id, 16);
   assert_int_equal(kith_field_by_name(KITH_KIND_CONTACT, "tags")->id, 21);
   assert_int_equal(kith_field_by_name(KITH_KIND_NOTE, "contact")->id, 40);
+  assert_int_equal(kith_field_by_name(KITH_KIND_PEER, "keys")->id, 61);
+  assert_int_equal(kith_field_by_name(KITH_KIND_DEVICE, "revoked")->id, 83);
 }
 
 /* ---- values -------------------------------------------------------------------- */

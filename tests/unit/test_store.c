@@ -1030,6 +1030,59 @@ static void test_digest(void **state)
   kt_store_free(&c);
 }
 
+/* ---- local state ------------------------------------------------------------- */
+
+static int count_local(void *arg, const uint8_t *k, size_t kl, const uint8_t *v,
+                       size_t vl)
+{
+  (void)k, (void)v;
+  assert_true(kl > 0 && vl > 0);
+  ++*(int *)arg;
+  return 0;
+}
+
+static void test_local(void **state)
+{
+  (void)state;
+  struct kt_store s;
+  uint8_t *v = NULL, d1[32], d2[32];
+  size_t n = 0;
+  int count = 0;
+  kt_store_new(&s);
+  kith_txn *t = kt_begin(s.st, true);
+  assert_rc(kith_store_digest(t, d1), 0);
+  assert_rc(kith_local_put(t, "invite/a", 8, "one", 3), 0);
+  assert_rc(kith_local_put(t, "invite/b", 8, "two", 3), 0);
+  assert_rc(kith_local_put(t, "other", 5, "three", 5), 0);
+  assert_rc(kith_local_put(t, "", 0, "x", 1), KITH_EINVAL);
+  kt_commit(t);
+
+  t = kt_begin(s.st, false);
+  assert_rc(kith_local_get(t, "invite/b", 8, &v, &n), 0);
+  assert_int_equal(n, 3);
+  assert_memory_equal(v, "two", 3);
+  free(v);
+  assert_rc(kith_local_get(t, "invite/c", 8, &v, &n), KITH_ENOTFOUND);
+  assert_rc(kith_local_each(t, "invite/", 7, count_local, &count), 0);
+  assert_int_equal(count, 2);
+  assert_rc(kith_local_put(t, "x", 1, "y", 1), KITH_EINVAL); /* read-only txn */
+  /* local state is not part of the replicated state */
+  assert_rc(kith_store_digest(t, d2), 0);
+  assert_memory_equal(d1, d2, 32);
+  kith_txn_abort(t);
+
+  t = kt_begin(s.st, true);
+  assert_rc(kith_local_del(t, "invite/a", 8), 0);
+  assert_rc(kith_local_del(t, "invite/a", 8), KITH_ENOTFOUND);
+  kt_commit(t);
+  t = kt_begin(s.st, false);
+  count = 0;
+  assert_rc(kith_local_each(t, "invite/", 7, count_local, &count), 0);
+  assert_int_equal(count, 1);
+  kith_txn_abort(t);
+  kt_store_free(&s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1049,6 +1102,7 @@ int main(void)
       cmocka_unit_test(test_schema_migration),
       cmocka_unit_test(test_copy_new_epoch),
       cmocka_unit_test(test_digest),
+      cmocka_unit_test(test_local),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,199 @@
+#include "core/peer.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "proto/hex.h"
+
+void kith_fingerprint(const uint8_t pk[static KITH_ED25519_PK_LEN], char out[40])
+{
+  uint8_t h[16];
+  char hex[33];
+  crypto_generichash(h, sizeof h, pk, KITH_ED25519_PK_LEN, (const uint8_t *)"kith fp",
+                     7);
+  kith_hex_encode(h, sizeof h, hex);
+  size_t at = 0;
+  for (int i = 0; i < 32; i++) {
+    if (i && i % 4 == 0)
+      out[at++] = ' ';
+    out[at++] = hex[i];
+  }
+  out[at] = 0;
+}
+
+int kith_record_key(const struct kith_record *rec,
+                    uint8_t pk[static KITH_ED25519_PK_LEN])
+{
+  const struct kith_reg *first = NULL;
+  for (size_t i = 0; i < rec->n; i++) {
+    const struct kith_reg *r = &rec->regs[i];
+    if (!kith_reg_live(r))
+      continue;
+    if (r->field == KITH_F_DEVICE_KEY)
+      first = r;
+    else if (r->field == KITH_F_PEER_KEYS &&
+             (!first || kith_stamp_cmp(&r->stamp, &first->stamp) < 0))
+      first = r;
+  }
+  if (!first || kith_hex_decode(first->val->p[0], pk, KITH_ED25519_PK_LEN) != 0)
+    return KITH_ENOTFOUND;
+  return 0;
+}
+
+struct owner {
+  kith_txn *txn;
+  int kind;
+  char hex[2 * KITH_ED25519_PK_LEN + 1];
+  uint8_t id[KITH_ID_LEN];
+  bool found;
+};
+
+static int owner_one(void *arg, const uint8_t id[KITH_ID_LEN])
+{
+  struct owner *o = arg;
+  struct kith_record *rec = NULL;
+  int rc = kith_record_load(o->txn, id, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  uint8_t field = o->kind == KITH_KIND_PEER ? KITH_F_PEER_KEYS : KITH_F_DEVICE_KEY;
+  for (size_t i = 0; i < rec->n && !o->found; i++) {
+    const struct kith_reg *r = &rec->regs[i];
+    if (r->field == field && kith_reg_live(r) && strcmp(r->val->p[0], o->hex) == 0) {
+      o->found = true;
+      memcpy(o->id, id, KITH_ID_LEN);
+    }
+  }
+  kith_record_free(rec);
+  return o->found ? 1 : 0;
+}
+
+int kith_key_owner(kith_txn *txn, int kind,
+                   const uint8_t pk[static KITH_ED25519_PK_LEN],
+                   uint8_t id[static KITH_ID_LEN])
+{
+  struct owner o = {txn, kind, {0}, {0}, false};
+  kith_hex_encode(pk, KITH_ED25519_PK_LEN, o.hex);
+  int rc = kith_kind_each(txn, kind, owner_one, &o);
+  if (rc < 0)
+    return rc;
+  if (!o.found)
+    return KITH_ENOTFOUND;
+  memcpy(id, o.id, KITH_ID_LEN);
+  return 0;
+}
+
+static int set_text(kith_txn *txn, const uint8_t id[KITH_ID_LEN], uint8_t field,
+                    const char *text)
+{
+  struct kith_value *v = kith_value_new(1, &text);
+  int rc = v ? kith_field_set(txn, id, kith_field_by_id(field), v) : KITH_ENOMEM;
+  kith_value_free(v);
+  return rc;
+}
+
+/* Today's date, from the stamp this transaction's next write gets. */
+static int today(kith_txn *txn, char day[25])
+{
+  struct kith_stamp now;
+  int rc = kith_txn_stamp(txn, &now);
+  if (rc == 0) {
+    kith_hlc_iso(now.hlc, day);
+    day[10] = 0;
+  }
+  return rc;
+}
+
+int kith_peer_add(kith_txn *txn, const char *name,
+                  const uint8_t pk[static KITH_ED25519_PK_LEN], const char *label,
+                  uint8_t id[static KITH_ID_LEN])
+{
+  char hex[2 * KITH_ED25519_PK_LEN + 1], day[25];
+  kith_hex_encode(pk, KITH_ED25519_PK_LEN, hex);
+  int rc = kith_key_owner(txn, KITH_KIND_PEER, pk, id);
+  bool fresh = rc == KITH_ENOTFOUND;
+  if (fresh)
+    rc = kith_record_create(txn, KITH_KIND_PEER, false, id);
+  if (rc == 0 && name && *name)
+    rc = set_text(txn, id, KITH_F_PEER_NAME, name);
+  if (rc == 0 && fresh && (!name || !*name))
+    rc = set_text(txn, id, KITH_F_PEER_NAME, "(no name)");
+  if (rc == 0) {
+    const char *parts[2] = {hex, label && *label ? label : NULL};
+    struct kith_value *v = kith_value_new(2, parts);
+    rc = v ? kith_set_add(txn, id, kith_field_by_id(KITH_F_PEER_KEYS), v) : KITH_ENOMEM;
+    kith_value_free(v);
+  }
+  if (rc == 0)
+    rc = set_text(txn, id, KITH_F_PEER_STATUS, "confirmed");
+  if (rc == 0 && fresh && (rc = today(txn, day)) == 0)
+    rc = set_text(txn, id, KITH_F_PEER_PAIRED, day);
+  return rc;
+}
+
+int kith_device_add(kith_txn *txn, const char *label,
+                    const uint8_t pk[static KITH_ED25519_PK_LEN],
+                    uint8_t id[static KITH_ID_LEN])
+{
+  char hex[2 * KITH_ED25519_PK_LEN + 1], day[25];
+  kith_hex_encode(pk, KITH_ED25519_PK_LEN, hex);
+  int rc = kith_key_owner(txn, KITH_KIND_DEVICE, pk, id);
+  if (rc == 0)
+    return label && *label ? set_text(txn, id, KITH_F_DEVICE_LABEL, label) : 0;
+  if (rc != KITH_ENOTFOUND)
+    return rc;
+  rc = kith_record_create(txn, KITH_KIND_DEVICE, false, id);
+  if (rc == 0)
+    rc = set_text(txn, id, KITH_F_DEVICE_KEY, hex);
+  if (rc == 0)
+    rc = set_text(txn, id, KITH_F_DEVICE_LABEL, label && *label ? label : "device");
+  if (rc == 0 && (rc = today(txn, day)) == 0)
+    rc = set_text(txn, id, KITH_F_DEVICE_ADDED, day);
+  return rc;
+}
+
+int kith_device_revoke(kith_txn *txn, const uint8_t id[static KITH_ID_LEN])
+{
+  struct kith_record *rec = NULL;
+  struct kith_identity me;
+  uint8_t pk[KITH_ED25519_PK_LEN];
+  char day[25];
+  int rc = kith_txn_identity(txn, &me);
+  if (rc == 0)
+    rc = kith_record_load(txn, id, &rec);
+  if (rc == 0 && (rec->deleted || rec->kind != KITH_KIND_DEVICE))
+    rc = KITH_ENOTFOUND;
+  if (rc == 0)
+    rc = kith_record_key(rec, pk);
+  if (rc == 0 && sodium_memcmp(pk, me.pk, KITH_ED25519_PK_LEN) == 0)
+    rc = KITH_EINVAL; /* this device cannot revoke itself */
+  if (rc == 0 && !kith_record_text(rec, KITH_F_DEVICE_REVOKED) &&
+      (rc = today(txn, day)) == 0)
+    rc = set_text(txn, id, KITH_F_DEVICE_REVOKED, day);
+  kith_record_free(rec);
+  return rc;
+}
+
+int kith_trust_check(kith_txn *txn, const uint8_t pk[static KITH_ED25519_PK_LEN],
+                     enum kith_trust *out)
+{
+  uint8_t id[KITH_ID_LEN];
+  struct kith_record *rec = NULL;
+  *out = KITH_TRUST_NONE;
+  int rc = kith_key_owner(txn, KITH_KIND_DEVICE, pk, id);
+  if (rc == 0) {
+    if ((rc = kith_record_load(txn, id, &rec)) != 0)
+      return rc;
+    *out = kith_record_text(rec, KITH_F_DEVICE_REVOKED) ? KITH_TRUST_REVOKED
+                                                        : KITH_TRUST_DEVICE;
+    kith_record_free(rec);
+    return 0;
+  }
+  if (rc != KITH_ENOTFOUND)
+    return rc;
+  rc = kith_key_owner(txn, KITH_KIND_PEER, pk, id);
+  if (rc == 0)
+    *out = KITH_TRUST_PEER;
+  return rc == KITH_ENOTFOUND ? 0 : rc;
+}

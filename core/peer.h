@@ -1,0 +1,62 @@
+/*
+ * peer.h — partners and my own devices: the keys this device trusts.
+ *
+ * A peer record is a partner (another user) I have paired with: their name and
+ * the Ed25519 keys of their devices, each with its label. A device record is one
+ * of my own devices, with its key and, once revoked, when. Both live in my `self`
+ * space, so every device of mine knows my partners and my other devices.
+ *
+ * Trust is decided here and nowhere else: kith_trust_check says whether a key that
+ * just completed a handshake belongs to one of my devices, to a partner's device,
+ * to a revoked device, or to nobody I know.
+ */
+#ifndef KITH_PEER_H
+#define KITH_PEER_H
+
+#include "core/model.h"
+
+#define KITH_ED25519_PK_LEN 32
+
+enum kith_trust {
+  KITH_TRUST_NONE = 0, /* a stranger */
+  KITH_TRUST_DEVICE,   /* one of my own devices, not revoked */
+  KITH_TRUST_PEER,     /* a device of a partner */
+  KITH_TRUST_REVOKED,  /* one of my devices, revoked */
+};
+
+/* Records a partner paired with: creates the peer, or, if one already holds pk,
+ * updates its name and adds the key (re-pairing is idempotent). Status becomes
+ * "confirmed". *id gets the peer's id. */
+int kith_peer_add(kith_txn *txn, const char *name,
+                  const uint8_t pk[static KITH_ED25519_PK_LEN], const char *label,
+                  uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+
+/* The live peer or device record holding pk, by kind. KITH_ENOTFOUND. */
+int kith_key_owner(kith_txn *txn, int kind,
+                   const uint8_t pk[static KITH_ED25519_PK_LEN],
+                   uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+
+/* Records one of my devices (idempotent on pk). */
+int kith_device_add(kith_txn *txn, const char *label,
+                    const uint8_t pk[static KITH_ED25519_PK_LEN],
+                    uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+
+/* Marks a device revoked (from now on refused everywhere this record reaches).
+ * KITH_EINVAL for this device itself. */
+int kith_device_revoke(kith_txn *txn,
+                       const uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+
+/* What pk is to this store. Can fail only on store errors. */
+int kith_trust_check(kith_txn *txn, const uint8_t pk[static KITH_ED25519_PK_LEN],
+                     enum kith_trust *out) KITH_MUST_CHECK;
+
+/* The first key of a peer or the key of a device, from its record: 0 or
+ * KITH_ENOTFOUND. */
+int kith_record_key(const struct kith_record *rec,
+                    uint8_t pk[static KITH_ED25519_PK_LEN]) KITH_MUST_CHECK;
+
+/* "a1b2 c3d4 ..." : 32 hex digits of BLAKE2b-128 over a key, in groups of four;
+ * what people compare when they check a key. out holds 40 bytes. */
+void kith_fingerprint(const uint8_t pk[static KITH_ED25519_PK_LEN], char out[40]);
+
+#endif
