@@ -35,7 +35,7 @@
   X(CLOSED, -1023, "peer closed the connection")                                       \
   X(STALLED, -1024, "peer stopped reading")                                            \
   X(PROTO, -1025, "protocol error")                                                    \
-  X(ADDRINUSE, -1026, "address already in use")                                       \
+  X(ADDRINUSE, -1026, "address already in use")                                        \
   X(REFUSED, -1027, "refused by the peer")                                             \
   X(USED, -1028, "invite code already used")                                           \
   X(EXPIRED, -1029, "invite code expired")
