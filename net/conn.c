@@ -398,6 +398,7 @@ static void conn_on_eof(struct kith_net_conn *c)
 {
   c->eof_seen = true;
   c->reading = false; /* libuv stops reading at end of stream */
+  c->t_active = uv_now(c->tcp.loop);
   if (c->state != CONN_OPEN)
     return; /* draining: keep writing, the peer may still read */
   int rc = c->vt->eof(c->session);
@@ -688,6 +689,7 @@ int kith_net_server_start(uv_loop_t *loop, const struct sockaddr *addr,
 
 uint16_t kith_net_server_port(const kith_net_server *srv)
 {
+  assert(srv);
   return srv->port;
 }
 

@@ -31,7 +31,8 @@
  *   middle of a message or a refusal to read end that connection and no other.
  *
  * Memory, per connection (struct kith_net_limits):
- * - one read buffer of read_buf_bytes, allocated once when the connection opens;
+ * - one read buffer of read_buf_bytes, allocated once per connection (a client's
+ *   in kith_net_connect, a server's when it admits the connection);
  * - at most max_write_bytes of output copied out of the session and not yet
  *   written. When that much waits, the transport takes nothing more from the session
  *   and stops reading from the peer (so a peer that sends without reading cannot
