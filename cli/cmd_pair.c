@@ -1,0 +1,615 @@
+/* kith invite, kith join, kith serve: pairing over TCP (net/) with core/pair.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <qrencode.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cli/cmds.h"
+#include "core/pair.h"
+#include "core/peer.h"
+#include "net/conn.h"
+#include "proto/hex.h"
+#include "proto/safety.h"
+
+static const char invite_usage[] =
+    "kith invite [--device] [--expires DURATION] [--qr] [--listen ADDR]";
+static const char join_usage[] = "kith join CODE";
+static const char serve_usage[] = "kith serve [--listen ADDR]";
+
+#define DEFAULT_PORT 5484 /* K-I-T-H on a phone keypad */
+#define SERVE_FILE "serve.addr"
+
+/* "90s", "30m", "2h", "7d", or plain seconds. 0 on a bad duration. */
+static uint64_t parse_duration_ms(const char *s)
+{
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || v == 0)
+    return 0;
+  uint64_t unit = 1000;
+  if (*end == 's')
+    end++;
+  else if (*end == 'm')
+    unit = 60000, end++;
+  else if (*end == 'h')
+    unit = 3600000, end++;
+  else if (*end == 'd')
+    unit = 86400000, end++;
+  if (*end || v > 365ull * 86400)
+    return 0;
+  return v * unit;
+}
+
+static void addr_text(const struct sockaddr *sa, char *out, size_t n)
+{
+  char ip[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const void *)sa;
+    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+    snprintf(out, n, "[%s]:%u", ip, ntohs(s6->sin6_port));
+  } else {
+    const struct sockaddr_in *s4 = (const void *)sa;
+    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+    snprintf(out, n, "%s:%u", ip, ntohs(s4->sin_port));
+  }
+}
+
+static bool is_any(const struct sockaddr *sa)
+{
+  if (sa->sa_family == AF_INET6) {
+    static const struct in6_addr any = IN6ADDR_ANY_INIT;
+    return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, &any,
+                  sizeof any) == 0;
+  }
+  return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == INADDR_ANY;
+}
+
+static void add_hint(struct kith_invite *inv, const struct sockaddr *sa, uint16_t port)
+{
+  if (inv->nhints >= KITH_INVITE_MAX_HINTS)
+    return;
+  struct kith_hint *h = &inv->hints[inv->nhints];
+  memset(h, 0, sizeof *h);
+  if (sa->sa_family == AF_INET6) {
+    h->family = 6;
+    memcpy(h->addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+  } else {
+    h->family = 4;
+    memcpy(h->addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+  }
+  h->port = port;
+  inv->nhints++;
+}
+
+/* Where a joiner may reach us: the address we listen on, or, listening on every
+ * address, this machine's IPv4 addresses (loopback last, as a fallback). */
+static void fill_hints(struct kith_invite *inv, const struct sockaddr *listen,
+                       uint16_t port)
+{
+  if (!is_any(listen)) {
+    add_hint(inv, listen, port);
+    return;
+  }
+  uv_interface_address_t *ifs = NULL;
+  int n = 0;
+  if (uv_interface_addresses(&ifs, &n) == 0) {
+    for (int i = 0; i < n && inv->nhints < KITH_INVITE_MAX_HINTS - 1; i++)
+      if (!ifs[i].is_internal && ifs[i].address.address4.sin_family == AF_INET)
+        add_hint(inv, (const struct sockaddr *)&ifs[i].address.address4, port);
+    uv_free_interface_addresses(ifs, n);
+  }
+  struct sockaddr_in lo = {.sin_family = AF_INET};
+  lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  add_hint(inv, (const struct sockaddr *)&lo, port);
+}
+
+static void print_paired(struct cli *cli, kith_txn *txn,
+                         const struct kith_pair_result *r)
+{
+  struct kith_identity me;
+  char safety[KITH_SAFETY_TEXT_LEN] = "", fp[40], hex[33];
+  if (kith_txn_identity(txn, &me) == 0 && kith_safety_number(me.pk, r->peer_pk, safety))
+    safety[0] = 0;
+  kith_fingerprint(r->peer_pk, fp);
+  kith_hex_encode(r->peer_id, 16, hex);
+  if (cli->json) {
+    json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:s}", "event", "paired",
+                           "as", r->device ? "device" : "partner", "peer", "id", hex,
+                           "name", r->peer_name, "label", r->peer_label, "fingerprint",
+                           fp, "safety_number", safety);
+    cli_json_print(ev);
+    return;
+  }
+  if (r->device)
+    printf("Linked %s as one of your devices.\n",
+           r->peer_label[0] ? r->peer_label : "a device");
+  else
+    printf("Paired with %s%s%s%s.\n", r->peer_name[0] ? r->peer_name : "a partner",
+           r->peer_label[0] ? " (" : "", r->peer_label, r->peer_label[0] ? ")" : "");
+  printf("Safety number: %s\n", safety);
+  fflush(stdout);
+}
+
+/* ---- the pairing host: invite and serve ---------------------------------------- */
+
+struct host {
+  struct cli *cli;
+  uv_loop_t *loop;
+  kith_net_server *srv;
+  uv_timer_t timer;
+  uv_signal_t sigint, sigterm;
+  bool one_shot; /* invite: stop after the first pairing */
+  int code;      /* exit code */
+  bool stopping;
+  const uint8_t *secret; /* invite: the one we wait for */
+  char serve_file[4200];
+};
+
+static uint64_t now_ms(void)
+{
+  return cli_now_ms();
+}
+
+static int host_new_session(void *arg, const struct kith_session_vt **vt, void **s)
+{
+  struct host *h = arg;
+  kith_pair *p = NULL;
+  int rc = kith_pair_host_new(h->cli->st, now_ms, &p);
+  if (rc)
+    return rc;
+  *vt = &kith_pair_vt;
+  *s = p;
+  return 0;
+}
+
+static void host_stop(struct host *h, int code)
+{
+  if (h->stopping)
+    return;
+  h->stopping = true;
+  h->code = code;
+  kith_net_server_stop(h->srv, NULL);
+  h->srv = NULL;
+  uv_close((uv_handle_t *)&h->timer, NULL);
+  uv_close((uv_handle_t *)&h->sigint, NULL);
+  uv_close((uv_handle_t *)&h->sigterm, NULL);
+}
+
+static void host_free_session(void *arg, void *s)
+{
+  struct host *h = arg;
+  struct kith_pair_result r;
+  kith_pair_result(s, &r);
+  kith_pair_free(s);
+  if (r.error == 0) {
+    kith_txn *txn = NULL;
+    if (kith_txn_begin(h->cli->st, false, &txn) == 0) {
+      print_paired(h->cli, txn, &r);
+      kith_txn_abort(txn);
+    }
+    if (h->one_shot)
+      host_stop(h, 0);
+    return;
+  }
+  /* A failed attempt (a wrong code, a stranger, a vanished joiner) is reported and
+   * the wait goes on: it costs nothing but that connection. */
+  if (h->cli->json) {
+    cli_json_print(json_pack("{s:s, s:s}", "event", "pair_failed", "why", r.why));
+  } else {
+    fprintf(stderr, "kith: a pairing attempt failed: %s\n", r.why);
+  }
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+  (void)signum;
+  host_stop(s->data, 0);
+}
+
+static void on_expiry(uv_timer_t *t)
+{
+  struct host *h = t->data;
+  if (h->secret) { /* waiting on a serve that runs the pairing: poll the store */
+    kith_txn *txn = NULL;
+    int st = KITH_EIO;
+    if (kith_txn_begin(h->cli->st, false, &txn) == 0) {
+      st = kith_invite_state(txn, h->secret, now_ms());
+      kith_txn_abort(txn);
+    }
+    if (st == 0)
+      return;
+    if (st == KITH_EUSED) {
+      if (h->cli->json)
+        cli_json_print(json_pack("{s:s}", "event", "used"));
+      else
+        printf("The invite was used (kith serve paired it; see 'kith peer list').\n");
+      host_stop(h, 0);
+      return;
+    }
+  }
+  cli_error(0, "the invite expired before anyone joined");
+  host_stop(h, EX_TEMPFAIL_);
+}
+
+static int host_setup(struct host *h, const struct sockaddr *addr)
+{
+  struct kith_net_factory f = {host_new_session, host_free_session};
+  h->loop = uv_default_loop();
+  int rc = kith_net_server_start(h->loop, addr, NULL, &f, h, &h->srv);
+  if (rc)
+    return rc;
+  uv_timer_init(h->loop, &h->timer);
+  h->timer.data = h;
+  uv_signal_init(h->loop, &h->sigint);
+  uv_signal_init(h->loop, &h->sigterm);
+  h->sigint.data = h->sigterm.data = h;
+  uv_signal_start(&h->sigint, on_signal, SIGINT);
+  uv_signal_start(&h->sigterm, on_signal, SIGTERM);
+  return 0;
+}
+
+static void host_run(struct host *h)
+{
+  uv_run(h->loop, UV_RUN_DEFAULT);
+  uv_loop_close(h->loop);
+}
+
+/* A running `kith serve` for this home, if any: its address text. */
+static bool serve_running(struct cli *cli, char *addr, size_t n)
+{
+  char path[4200], buf[256];
+  snprintf(path, sizeof path, "%s/" SERVE_FILE, cli->home);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return false;
+  long pid = 0;
+  bool ok = fgets(buf, sizeof buf, f) && sscanf(buf, "%ld", &pid) == 1 && pid > 0 &&
+            fgets(addr, (int)n, f) != NULL;
+  fclose(f);
+  if (!ok || kill((pid_t)pid, 0) != 0)
+    return false; /* stale: serve was killed */
+  addr[strcspn(addr, "\n")] = 0;
+  return true;
+}
+
+static void print_qr(const char *code);
+
+int cmd_invite(struct cli *cli, int argc, char **argv)
+{
+  static const struct option opts[] = {
+      {"device", no_argument, NULL, 'd'}, {"expires", required_argument, NULL, 'e'},
+      {"qr", no_argument, NULL, 'q'},     {"listen", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},   {NULL, 0, NULL, 0}};
+  bool device = false, qr = false;
+  uint64_t ttl = 3600 * 1000;
+  const char *listen = NULL;
+  int c, rc;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd':
+      device = true;
+      break;
+    case 'e':
+      if (!(ttl = parse_duration_ms(optarg)))
+        return cli_usage(invite_usage, "bad --expires '%s' (use 90s, 30m, 2h, 7d)",
+                         optarg);
+      break;
+    case 'q':
+      qr = true;
+      break;
+    case 'l':
+      listen = optarg;
+      break;
+    case 'h':
+      printf("usage: %s\n\nPrints a one-time invite code on the first line, then waits "
+             "until someone\njoins with it ('kith join CODE') or it expires (default "
+             "1h; exit 75).\n--device links a new device of your own instead of a "
+             "partner. The code\ncarries where to reach this device (--listen ADDR, "
+             "default every address\nof this machine); if 'kith serve' runs for this "
+             "home, it takes the join.\n",
+             invite_usage);
+      return 0;
+    default:
+      return cli_usage(invite_usage, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc)
+    return cli_usage(invite_usage, "unexpected argument '%s'", argv[optind]);
+  struct sockaddr_storage addr;
+  char serve_addr[256];
+  bool via_serve = !listen && serve_running(cli, serve_addr, sizeof serve_addr);
+  const char *where = listen ? listen : via_serve ? serve_addr : "0.0.0.0:5484";
+  if (kith_net_parse_addr(where, &addr) != 0)
+    return cli_usage(invite_usage, "bad address '%s' (HOST:PORT with an IP address)",
+                     where);
+  if ((rc = cli_open(cli)) != 0)
+    return rc;
+
+  struct host h = {.cli = cli, .one_shot = true};
+  struct kith_invite inv;
+  kith_txn *txn = NULL;
+  uint16_t port;
+  if (!via_serve) {
+    if ((rc = host_setup(&h, (struct sockaddr *)&addr)) != 0)
+      return cli_fail(rc, "cannot listen on %s", where);
+    port = kith_net_server_port(h.srv);
+  } else {
+    port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                            : ((struct sockaddr_in *)&addr)->sin_port);
+  }
+  if ((rc = cli_begin(cli, true, &txn)) == 0) {
+    rc = kith_invite_prune(txn, now_ms());
+    if (rc == 0)
+      rc = kith_invite_create(txn, device, now_ms() + ttl, &inv);
+    if (rc == 0) {
+      rc = cli_commit(txn);
+      txn = NULL;
+    } else {
+      rc = cli_fail(rc, "cannot create the invite");
+    }
+  }
+  kith_txn_abort(txn);
+  if (rc) {
+    if (h.srv) {
+      host_stop(&h, rc);
+      host_run(&h);
+    }
+    return rc;
+  }
+  fill_hints(&inv, (struct sockaddr *)&addr, port);
+  char code[KITH_INVITE_TEXT_MAX];
+  rc = kith_invite_format(&inv, code, sizeof code);
+  if (cli->json)
+    cli_json_print(json_pack("{s:s}", "code", code));
+  else
+    printf("%s\n", code);
+  fflush(stdout);
+  if (qr)
+    print_qr(code);
+  if (!cli->json)
+    fprintf(stderr, "Waiting for 'kith join %s'%s... (Ctrl-C to stop)\n", code,
+            device ? " on your new device" : "");
+
+  if (via_serve) {
+    /* serve holds the listener; wait for the store to say the invite was used */
+    h.loop = uv_default_loop();
+    uv_timer_init(h.loop, &h.timer);
+    uv_signal_init(h.loop, &h.sigint);
+    uv_signal_init(h.loop, &h.sigterm);
+    h.timer.data = h.sigint.data = h.sigterm.data = &h;
+    uv_signal_start(&h.sigint, on_signal, SIGINT);
+    uv_signal_start(&h.sigterm, on_signal, SIGTERM);
+    h.secret = inv.secret; /* the store says when it is used or expired */
+    uv_timer_start(&h.timer, on_expiry, 200, 200);
+    host_run(&h);
+  } else {
+    uv_timer_start(&h.timer, on_expiry, ttl, 0);
+    host_run(&h);
+  }
+  kith_invite_clear(&inv);
+  return h.code;
+}
+
+int cmd_serve(struct cli *cli, int argc, char **argv)
+{
+  static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *listen = "0.0.0.0:5484";
+  int c, rc;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'l':
+      listen = optarg;
+      break;
+    case 'h':
+      printf(
+          "usage: %s\n\nRuns until stopped (Ctrl-C, SIGTERM): accepts pairings for "
+          "the invites\nthis home made (kith invite registers with it). With --json, "
+          "one event\nper line: listening, paired, pair_failed.\n",
+          serve_usage);
+      return 0;
+    default:
+      return cli_usage(serve_usage, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc)
+    return cli_usage(serve_usage, "unexpected argument '%s'", argv[optind]);
+  struct sockaddr_storage addr;
+  if (kith_net_parse_addr(listen, &addr) != 0)
+    return cli_usage(serve_usage, "bad address '%s' (HOST:PORT with an IP address)",
+                     listen);
+  if ((rc = cli_open(cli)) != 0)
+    return rc;
+  struct host h = {.cli = cli};
+  if ((rc = host_setup(&h, (struct sockaddr *)&addr)) != 0)
+    return cli_fail(rc, "cannot listen on %s", listen);
+  uint16_t port = kith_net_server_port(h.srv);
+  if (addr.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)&addr)->sin6_port = htons(port);
+  else
+    ((struct sockaddr_in *)&addr)->sin_port = htons(port);
+  char text[128];
+  addr_text((struct sockaddr *)&addr, text, sizeof text);
+  /* Tell `kith invite` where serve listens (and that it runs: the pid). */
+  snprintf(h.serve_file, sizeof h.serve_file, "%s/" SERVE_FILE, cli->home);
+  FILE *f = fopen(h.serve_file, "w");
+  if (f) {
+    fprintf(f, "%ld\n%s\n", (long)getpid(), text);
+    fclose(f);
+  }
+  if (cli->json)
+    cli_json_print(json_pack("{s:s, s:s}", "event", "listening", "addr", text));
+  else
+    printf("kith serve: listening on %s (Ctrl-C to stop)\n", text);
+  fflush(stdout);
+  host_run(&h);
+  unlink(h.serve_file);
+  return h.code;
+}
+
+/* ---- join ------------------------------------------------------------------------ */
+
+struct joiner {
+  int result;
+  bool done;
+};
+
+static void join_done(void *arg, int result)
+{
+  struct joiner *j = arg;
+  j->result = result;
+  j->done = true;
+}
+
+int cmd_join(struct cli *cli, int argc, char **argv)
+{
+  if (cli_wants_help(argc, argv)) {
+    printf(
+        "usage: %s\n\nPairs with whoever printed CODE with 'kith invite': as partners, "
+        "or, for\na code from 'invite --device', as a new device of their own user "
+        "(a fresh\nhome is created). Prints the safety number to compare aloud.\n"
+        "Exit 65: not a valid code (a typo); 77: refused (used, expired, unknown);\n"
+        "69: the inviter cannot be reached.\n",
+        join_usage);
+    return 0;
+  }
+  if (argc != 2)
+    return cli_usage(join_usage, argc < 2 ? "missing CODE"
+                                          : "too many arguments "
+                                            "(quote the code)");
+  struct kith_invite inv;
+  if (kith_invite_parse(argv[1], &inv) != 0)
+    return cli_error(EX_DATAERR_,
+                     "'%s' is not a valid invite code (check it for typos)", argv[1]);
+  if (inv.nhints == 0) {
+    kith_invite_clear(&inv);
+    return cli_error(EX_UNAVAILABLE_, "the code says nowhere to reach the inviter");
+  }
+  struct kith_store_opts o = cli_store_opts();
+  int rc = kith_store_open(cli->home, &o, &cli->st);
+  if (rc == KITH_ENOSTORE && inv.device) {
+    char host[256] = "new device";
+    gethostname(host, sizeof host - 1);
+    rc = kith_store_init(cli->home, "", host, &o, &cli->st);
+    kith_txn *txn = NULL;
+    struct kith_identity me;
+    uint8_t dev[16];
+    if (rc == 0 && (rc = kith_txn_begin(cli->st, true, &txn)) == 0) {
+      if ((rc = kith_txn_identity(txn, &me)) == 0 &&
+          (rc = kith_device_add(txn, me.label, me.pk, dev)) == 0) {
+        rc = kith_txn_commit(txn);
+        txn = NULL;
+      }
+      kith_txn_abort(txn);
+    }
+    if (rc) {
+      kith_invite_clear(&inv);
+      return cli_fail(rc, "cannot create a store in %s", cli->home);
+    }
+  } else if (rc) {
+    kith_invite_clear(&inv);
+    cli->st = NULL;
+    return cli_open(cli);
+  }
+
+  uv_loop_t *loop = uv_default_loop();
+  struct kith_pair_result r = {.error = KITH_EUNAVAIL};
+  char tried[512] = "";
+  for (int i = 0; i < inv.nhints; i++) {
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    if (inv.hints[i].family == 6) {
+      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
+      s6->sin6_family = AF_INET6;
+      memcpy(&s6->sin6_addr, inv.hints[i].addr, 16);
+      s6->sin6_port = htons(inv.hints[i].port);
+    } else {
+      struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
+      s4->sin_family = AF_INET;
+      memcpy(&s4->sin_addr, inv.hints[i].addr, 4);
+      s4->sin_port = htons(inv.hints[i].port);
+    }
+    char text[128];
+    addr_text((struct sockaddr *)&sa, text, sizeof text);
+    size_t tl = strlen(tried);
+    snprintf(tried + tl, sizeof tried - tl, "%s%s", tl ? ", " : "", text);
+
+    kith_pair *p = NULL;
+    struct joiner j = {0};
+    if ((rc = kith_pair_join_new(cli->st, &inv, now_ms, &p)) != 0) {
+      kith_invite_clear(&inv);
+      return cli_fail(rc, "cannot start pairing");
+    }
+    rc = kith_net_connect(loop, (struct sockaddr *)&sa, NULL, &kith_pair_vt, p,
+                          join_done, &j);
+    if (rc == 0)
+      uv_run(loop, UV_RUN_DEFAULT);
+    kith_pair_result(p, &r);
+    kith_pair_free(p);
+    if (rc == 0 && j.result == KITH_EUNAVAIL && r.refused == 0)
+      r.error = KITH_EUNAVAIL;
+    else if (rc == 0 && r.error == 0 && j.result != 0 && j.result != KITH_ECLOSED)
+      r.error = j.result;
+    if (r.error != KITH_EUNAVAIL)
+      break;
+  }
+  uv_loop_close(loop);
+  kith_invite_clear(&inv);
+  switch (r.error) {
+  case 0: {
+    kith_txn *txn = NULL;
+    if ((rc = cli_begin(cli, false, &txn)) != 0)
+      return rc;
+    print_paired(cli, txn, &r);
+    kith_txn_abort(txn);
+    return 0;
+  }
+  case KITH_EUNAVAIL:
+    return cli_error(EX_UNAVAILABLE_,
+                     "cannot reach the inviter (tried %s); is 'kith "
+                     "invite' still running there?",
+                     tried);
+  case KITH_EUSED:
+  case KITH_EEXPIRED:
+  case KITH_EREFUSED:
+    return cli_error(EX_NOPERM_, "%s", r.why[0] ? r.why : kith_strerror(r.error));
+  default:
+    return cli_error(EX_UNAVAILABLE_, "pairing failed: %s",
+                     r.why[0] ? r.why : kith_strerror(r.error));
+  }
+}
+
+/* ---- QR ----------------------------------------------------------------------------
+ */
+
+#include <qrencode.h>
+
+/* The code as a QR code in the terminal, two modules per character cell (upper and
+ * lower half blocks), with the quiet zone scanners need. */
+static void print_qr(const char *code)
+{
+  QRcode *q = QRcode_encodeString(code, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+  if (!q)
+    return;
+  int w = q->width, quiet = 2;
+  for (int y = -quiet; y < w + quiet; y += 2) {
+    for (int x = -quiet; x < w + quiet; x++) {
+      bool top = y >= 0 && y < w && x >= 0 && x < w && (q->data[y * w + x] & 1);
+      bool bot =
+          y + 1 >= 0 && y + 1 < w && x >= 0 && x < w && (q->data[(y + 1) * w + x] & 1);
+      /* dark modules print as spaces on a light block background: draw light */
+      fputs(top ? (bot ? " " : "▄") : (bot ? "▀" : "█"), stdout);
+    }
+    putchar('\n');
+  }
+  QRcode_free(q);
+  fflush(stdout);
+}
