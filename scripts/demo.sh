@@ -39,4 +39,14 @@ say export -o "$home/contacts.json"
 KITH_HOME=$home/new-laptop say init --name "Ana Costa" --device new-laptop >/dev/null
 KITH_HOME=$home/new-laptop say import "$home/contacts.json"
 KITH_HOME=$home/new-laptop say contact list
+echo; echo "# Pairing with an accountability partner, on this machine (127.0.0.1)"
+KITH_HOME=$home/partner kith init --name "Bea Rossi" --device phone >/dev/null
+kith invite --listen 127.0.0.1:0 >"$home/invite.out" 2>/dev/null &
+for _ in $(seq 50); do [ -s "$home/invite.out" ] && break; sleep 0.1; done
+code=$(head -1 "$home/invite.out")
+printf '\n\033[1m$ kith invite --listen 127.0.0.1:0\033[0m\n%s\n' "$code"
+KITH_HOME=$home/partner say join "$code"
+wait
+say peer list
+say peer verify "Bea Rossi"
 echo; echo "demo store: $home (set KEEP=1 to keep it)"
