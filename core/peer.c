@@ -197,3 +197,55 @@ int kith_trust_check(kith_txn *txn, const uint8_t pk[static KITH_ED25519_PK_LEN]
     *out = KITH_TRUST_PEER;
   return rc == KITH_ENOTFOUND ? 0 : rc;
 }
+
+struct x_match {
+  kith_txn *txn;
+  int kind;
+  const uint8_t *x_pk;
+  uint8_t ed_pk[KITH_ED25519_PK_LEN];
+  bool found;
+};
+
+static int x_match_one(void *arg, const uint8_t id[KITH_ID_LEN])
+{
+  struct x_match *m = arg;
+  struct kith_record *rec = NULL;
+  int rc = kith_record_load(m->txn, id, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  uint8_t field = m->kind == KITH_KIND_PEER ? KITH_F_PEER_KEYS : KITH_F_DEVICE_KEY;
+  for (size_t i = 0; i < rec->n && !m->found; i++) {
+    const struct kith_reg *r = &rec->regs[i];
+    uint8_t ed[KITH_ED25519_PK_LEN], x[32];
+    if (r->field != field || !kith_reg_live(r) ||
+        kith_hex_decode(r->val->p[0], ed, sizeof ed) != 0 ||
+        crypto_sign_ed25519_pk_to_curve25519(x, ed) != 0)
+      continue; /* not a key, or not a point: it can match nothing */
+    if (memcmp(x, m->x_pk, sizeof x) == 0) {
+      memcpy(m->ed_pk, ed, sizeof ed);
+      m->found = true;
+    }
+  }
+  kith_record_free(rec);
+  return m->found ? 1 : 0;
+}
+
+int kith_trust_check_x25519(kith_txn *txn, const uint8_t x_pk[static 32],
+                            enum kith_trust *out,
+                            uint8_t ed_pk[static KITH_ED25519_PK_LEN])
+{
+  static const int kinds[] = {KITH_KIND_DEVICE, KITH_KIND_PEER};
+  struct x_match m = {txn, 0, x_pk, {0}, false};
+  *out = KITH_TRUST_NONE;
+  memset(ed_pk, 0, KITH_ED25519_PK_LEN);
+  for (size_t i = 0; i < 2 && !m.found; i++) {
+    m.kind = kinds[i];
+    int rc = kith_kind_each(txn, m.kind, x_match_one, &m);
+    if (rc < 0)
+      return rc;
+  }
+  if (!m.found)
+    return 0;
+  memcpy(ed_pk, m.ed_pk, KITH_ED25519_PK_LEN);
+  return kith_trust_check(txn, ed_pk, out);
+}

@@ -50,6 +50,17 @@ int kith_device_revoke(kith_txn *txn,
 int kith_trust_check(kith_txn *txn, const uint8_t pk[static KITH_ED25519_PK_LEN],
                      enum kith_trust *out) KITH_MUST_CHECK;
 
+/* The same decision for a Noise static key: x_pk is an X25519 public key, as an IK
+ * responder learns the initiator's (a device's Noise key is the X25519 form of its
+ * Ed25519 key). Each Ed25519 key this store knows, my devices' (revoked ones too)
+ * then my partners', is converted (crypto_sign_ed25519_pk_to_curve25519) and
+ * compared; the first that matches goes to ed_pk and is judged by kith_trust_check.
+ * None matches: *out is KITH_TRUST_NONE and ed_pk is zeroed. Costs one conversion
+ * per known key. Can fail only on store errors. */
+int kith_trust_check_x25519(kith_txn *txn, const uint8_t x_pk[static 32],
+                            enum kith_trust *out,
+                            uint8_t ed_pk[static KITH_ED25519_PK_LEN]) KITH_MUST_CHECK;
+
 /* The first key of a peer or the key of a device, from its record: 0 or
  * KITH_ENOTFOUND. */
 int kith_record_key(const struct kith_record *rec,

@@ -81,6 +81,54 @@ static void test_trust(void **state)
   kt_store_free(&s);
 }
 
+/* The X25519 form of a Noise static key leads back to the Ed25519 key it came
+ * from, and to the same decision as kith_trust_check. */
+static void test_trust_x25519(void **state)
+{
+  (void)state;
+  struct kt_store s;
+  uint8_t dev[32], bea1[32], bea2[32], gone[32], stranger[32], bogus[32], sk[64];
+  uint8_t x[32], ed[32], id[16], devid[16], goneid[16];
+  enum kith_trust tr;
+  kt_store_new(&s);
+  crypto_sign_keypair(dev, sk), crypto_sign_keypair(bea1, sk);
+  crypto_sign_keypair(bea2, sk), crypto_sign_keypair(gone, sk);
+  crypto_sign_keypair(stranger, sk);
+  memset(bogus, 0xff, sizeof bogus); /* not a point: converts to nothing */
+  kith_txn *t = kt_begin(s.st, true);
+  assert_rc(kith_device_add(t, "phone", dev, devid), 0);
+  assert_rc(kith_device_add(t, "old", gone, goneid), 0);
+  assert_rc(kith_device_add(t, "junk", bogus, id), 0);
+  assert_rc(kith_device_revoke(t, goneid), 0);
+  assert_rc(kith_peer_add(t, "Bea", bea1, "laptop", id), 0);
+  assert_rc(kith_peer_add(t, "Bea", bea2, "phone", id), 0); /* her second device */
+  kt_commit(t);
+
+  const struct {
+    const uint8_t *pk;
+    enum kith_trust want;
+  } cases[] = {{dev, KITH_TRUST_DEVICE},
+               {bea1, KITH_TRUST_PEER},
+               {bea2, KITH_TRUST_PEER},
+               {gone, KITH_TRUST_REVOKED},
+               {stranger, KITH_TRUST_NONE}};
+  t = kt_begin(s.st, false);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(x, cases[i].pk), 0);
+    memset(ed, 0xaa, sizeof ed);
+    assert_rc(kith_trust_check_x25519(t, x, &tr, ed), 0);
+    assert_int_equal(tr, cases[i].want);
+    if (cases[i].want == KITH_TRUST_NONE) {
+      uint8_t zero[32] = {0};
+      assert_memory_equal(ed, zero, 32);
+    } else {
+      assert_memory_equal(ed, cases[i].pk, 32);
+    }
+  }
+  kith_txn_abort(t);
+  kt_store_free(&s);
+}
+
 static void test_fingerprint(void **state)
 {
   (void)state;
@@ -103,6 +151,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_peer_add_idempotent),
       cmocka_unit_test(test_trust),
+      cmocka_unit_test(test_trust_x25519),
       cmocka_unit_test(test_fingerprint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
