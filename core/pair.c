@@ -703,6 +703,21 @@ int kith_pair_host_new(kith_store *st, uint64_t (*now_ms)(void), kith_pair **out
   return pair_new(st, HOST, now_ms, out);
 }
 
+int kith_pair_host_new_after(kith_store *st, uint64_t (*now_ms)(void),
+                             const uint8_t preamble[static KITH_PREAMBLE_LEN],
+                             kith_pair **out)
+{
+  kith_pair *p = NULL;
+  int rc = pair_new(st, HOST, now_ms, &p);
+  if (rc)
+    return rc;
+  memcpy(p->pre_in, preamble, KITH_PREAMBLE_LEN);
+  p->pre_have = KITH_PREAMBLE_LEN;
+  (void)on_preamble(p); /* a failure is the session's state, with its answer */
+  *out = p;
+  return 0;
+}
+
 void kith_pair_result(const kith_pair *p, struct kith_pair_result *out)
 {
   *out = p->res;

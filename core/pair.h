@@ -27,6 +27,7 @@
 
 #include "core/session.h"
 #include "core/store.h"
+#include "proto/frame.h"
 #include "proto/invite.h"
 
 #define KITH_INVITE_KEEP_MS                                                            \
@@ -54,6 +55,13 @@ int kith_pair_join_new(kith_store *st, const struct kith_invite *inv,
                        uint64_t (*now_ms)(void), kith_pair **out) KITH_MUST_CHECK;
 int kith_pair_host_new(kith_store *st, uint64_t (*now_ms)(void),
                        kith_pair **out) KITH_MUST_CHECK;
+/* The host, for a connection whose 8-byte preamble was already read (a
+ * demultiplexer, core/accept.h, read it to choose the session). The preamble is
+ * handled as if fed: the session may already be FAILED (not a pairing preamble, a
+ * version we cannot share), with its answer pending. Errors as kith_pair_host_new. */
+int kith_pair_host_new_after(kith_store *st, uint64_t (*now_ms)(void),
+                             const uint8_t preamble[static KITH_PREAMBLE_LEN],
+                             kith_pair **out) KITH_MUST_CHECK;
 void kith_pair_free(kith_pair *p); /* NULL-safe; wipes secrets */
 
 /* Drives a kith_pair: pass the kith_pair as the session pointer. */
