@@ -107,8 +107,9 @@ int kith_msg_encode(const struct kith_msg *m, uint8_t *out, size_t cap,
  * is an array whose first element is a version other than KITH_MSG_VERSION;
  * KITH_EBADMSG for anything else that is not exactly one message of a known type
  * (or a sync type) with exactly its fields: truncated or trailing bytes, wrong
- * msgpack types, oversized or non-UTF-8 strings, wrong key or signature sizes;
- * KITH_ENOMEM. On error *m is zeroed. A sync message's u.sync.body borrows buf. */
+ * msgpack types, oversized or non-UTF-8 strings, wrong key or signature sizes
+ * (and if msgpack-c runs out of memory, which kith_mp_check bounds by len). On
+ * error *m is zeroed. A sync message's u.sync.body borrows buf. */
 int kith_msg_decode(const uint8_t *buf, size_t len, struct kith_msg *m) KITH_MUST_CHECK;
 
 /* True if a and b are the same message: same type and the same fields (strings
