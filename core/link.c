@@ -90,6 +90,22 @@ static int send_msg(kith_link *l, const struct kith_msg *m)
   return send_frame(l, l->ct, clen);
 }
 
+/* Why this side refused, as its own user reads it (kith_refuse_text speaks to the
+ * side that receives the REFUSE). */
+static const char *refusing_text(uint32_t code)
+{
+  switch (code) {
+  case KITH_REFUSE_UNTRUSTED:
+    return "refused a device this one does not trust";
+  case KITH_REFUSE_REVOKED:
+    return "refused a revoked device";
+  case KITH_REFUSE_VERSION:
+    return "refused a message of an incompatible version";
+  default:
+    return "refused after a protocol error";
+  }
+}
+
 /* Sends REFUSE code (if the channel is up) and fails with err. */
 static int send_refuse(kith_link *l, uint32_t code, int err)
 {
@@ -98,7 +114,7 @@ static int send_refuse(kith_link *l, uint32_t code, int err)
   snprintf(m.u.refuse.text, sizeof m.u.refuse.text, "%s", kith_refuse_text(code));
   int rc = l->tx ? send_msg(l, &m) : 0;
   l->res.refused = code;
-  return rc ? rc : fail(l, err, "%s", kith_refuse_text(code));
+  return rc ? rc : fail(l, err, "%s", refusing_text(code));
 }
 
 static int send_bye(kith_link *l)
