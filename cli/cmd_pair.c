@@ -1,4 +1,5 @@
-/* kith invite, kith join, kith serve: pairing over TCP (net/) with core/pair.h. */
+/* kith invite, kith join, kith serve: pairing over TCP (net/) with core/pair.h;
+ * serve also accepts sync links (core/link.h) on the same port (core/accept.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +12,7 @@
 #include <uv.h>
 
 #include "cli/cmds.h"
+#include "core/accept.h"
 #include "core/pair.h"
 #include "core/peer.h"
 #include "net/conn.h"
@@ -146,6 +148,7 @@ struct host {
   uv_timer_t timer;
   uv_signal_t sigint, sigterm;
   bool one_shot; /* invite: stop after the first pairing */
+  bool demux;    /* serve: pairings and sync links alike (core/accept.h) */
   int code;      /* exit code */
   bool stopping;
   const uint8_t *secret; /* invite: the one we wait for */
@@ -160,6 +163,15 @@ static uint64_t now_ms(void)
 static int host_new_session(void *arg, const struct kith_session_vt **vt, void **s)
 {
   struct host *h = arg;
+  if (h->demux) {
+    kith_accept *a = NULL;
+    int rc = kith_accept_new(h->cli->st, now_ms, &a);
+    if (rc)
+      return rc;
+    *vt = &kith_accept_vt;
+    *s = a;
+    return 0;
+  }
   kith_pair *p = NULL;
   int rc = kith_pair_host_new(h->cli->st, now_ms, &p);
   if (rc)
@@ -182,16 +194,12 @@ static void host_stop(struct host *h, int code)
   uv_close((uv_handle_t *)&h->sigterm, NULL);
 }
 
-static void host_free_session(void *arg, void *s)
+static void report_pair(struct host *h, const struct kith_pair_result *r)
 {
-  struct host *h = arg;
-  struct kith_pair_result r;
-  kith_pair_result(s, &r);
-  kith_pair_free(s);
-  if (r.error == 0) {
+  if (r->error == 0) {
     kith_txn *txn = NULL;
     if (kith_txn_begin(h->cli->st, false, &txn) == 0) {
-      print_paired(h->cli, txn, &r);
+      print_paired(h->cli, txn, r);
       kith_txn_abort(txn);
     }
     if (h->one_shot)
@@ -201,10 +209,72 @@ static void host_free_session(void *arg, void *s)
   /* A failed attempt (a wrong code, a stranger, a vanished joiner) is reported and
    * the wait goes on: it costs nothing but that connection. */
   if (h->cli->json) {
-    cli_json_print(json_pack("{s:s, s:s}", "event", "pair_failed", "why", r.why));
+    cli_json_print(json_pack("{s:s, s:s}", "event", "pair_failed", "why", r->why));
   } else {
-    fprintf(stderr, "kith: a pairing attempt failed: %s\n", r.why);
+    fprintf(stderr, "kith: a pairing attempt failed: %s\n", r->why);
   }
+}
+
+/* A sync link ended: accepted (a trusted device said hello and goodbye), refused
+ * (REFUSE 1 or 2 sent), or failed (a stranger without our key, a broken stream). */
+static void report_link(struct host *h, const struct kith_link_result *r)
+{
+  char fp[40] = "", hex[33] = "";
+  if (r->remote_known)
+    kith_fingerprint(r->remote_pk, fp);
+  if (r->error == 0) {
+    const char *as = r->trust == KITH_TRUST_PEER ? "partner" : "device";
+    kith_hex_encode(r->remote_id, sizeof r->remote_id, hex);
+    if (h->cli->json)
+      cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "event", "link",
+                               "peer", r->remote_name, "id", hex, "as", as,
+                               "fingerprint", fp, "trusted", 1));
+    else
+      printf("Link from %s (%s, %s): trusted.\n", r->remote_name, as, fp);
+    fflush(stdout);
+    return;
+  }
+  if (r->refused) {
+    if (h->cli->json)
+      cli_json_print(json_pack("{s:s, s:s, s:i, s:s?}", "event", "refused", "why",
+                               r->why, "code", (int)r->refused, "fingerprint",
+                               r->remote_known ? fp : NULL));
+    else
+      fprintf(stderr, "kith: %s%s%s\n", r->why, r->remote_known ? ", key " : "", fp);
+    return;
+  }
+  if (h->cli->json)
+    cli_json_print(json_pack("{s:s, s:s}", "event", "link_failed", "why", r->why));
+  else
+    fprintf(stderr, "kith: a link attempt failed: %s\n", r->why);
+}
+
+static void host_free_session(void *arg, void *s)
+{
+  struct host *h = arg;
+  if (!h->demux) {
+    struct kith_pair_result r;
+    kith_pair_result(s, &r);
+    kith_pair_free(s);
+    report_pair(h, &r);
+    return;
+  }
+  struct kith_accept_result *r = malloc(sizeof *r);
+  if (!r) {
+    kith_accept_free(s);
+    return;
+  }
+  kith_accept_result(s, r);
+  kith_accept_free(s);
+  if (r->kind == KITH_ACCEPT_PAIR)
+    report_pair(h, &r->pair);
+  else if (r->kind == KITH_ACCEPT_LINK)
+    report_link(h, &r->link);
+  else if (h->cli->json) /* not a kith connection, or gone before its preamble */
+    cli_json_print(json_pack("{s:s, s:s}", "event", "conn_failed", "why", r->why));
+  else
+    fprintf(stderr, "kith: a connection failed: %s\n", r->why);
+  free(r);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -410,11 +480,13 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
       listen = optarg;
       break;
     case 'h':
-      printf(
-          "usage: %s\n\nRuns until stopped (Ctrl-C, SIGTERM): accepts pairings for "
-          "the invites\nthis home made (kith invite registers with it). With --json, "
-          "one event\nper line: listening, paired, pair_failed.\n",
-          serve_usage);
+      printf("usage: %s\n\nRuns until stopped (Ctrl-C, SIGTERM): accepts pairings for "
+             "the invites\nthis home made (kith invite registers with it), and links "
+             "from your partners'\nand your own devices ('kith peer ping'; sync comes "
+             "next), refusing any\nother device. With --json, one event per line: "
+             "listening, paired,\npair_failed, link, refused, link_failed, "
+             "conn_failed.\n",
+             serve_usage);
       return 0;
     default:
       return cli_usage(serve_usage, "unknown option '%s'", argv[optind - 1]);
@@ -428,7 +500,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
                      listen);
   if ((rc = cli_open(cli)) != 0)
     return rc;
-  struct host h = {.cli = cli};
+  struct host h = {.cli = cli, .demux = true};
   if ((rc = host_setup(&h, (struct sockaddr *)&addr)) != 0)
     return cli_fail(rc, "cannot listen on %s", listen);
   uint16_t port = kith_net_server_port(h.srv);
