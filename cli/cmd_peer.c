@@ -1,15 +1,21 @@
-/* kith peer list | show | verify | rm;  kith device list | revoke */
+/* kith peer list | show | verify | rm | ping;  kith device list | revoke | ping */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "cli/cmds.h"
 #include "core/fold.h"
+#include "core/link.h"
 #include "core/peer.h"
+#include "net/conn.h"
 #include "proto/hex.h"
 #include "proto/safety.h"
 
-static const char peer_usage[] = "kith peer list | show PEER | verify PEER | rm PEER";
-static const char device_usage[] = "kith device list | revoke DEVICE";
+static const char peer_usage[] =
+    "kith peer list | show PEER | verify PEER | rm PEER | ping PEER --addr HOST:PORT";
+static const char device_usage[] =
+    "kith device list | revoke DEVICE | ping DEVICE --addr HOST:PORT";
 
 static int peer_help(FILE *f)
 {
@@ -18,7 +24,10 @@ static int peer_help(FILE *f)
           "Partners you have paired with (kith invite / kith join). PEER is an id\n"
           "prefix or a name. 'verify' prints the safety number: read it aloud with\n"
           "your partner; if both of you see the same digits, nobody sits between\n"
-          "you. 'rm' forgets a partner: their devices are refused from then on.\n",
+          "you. 'rm' forgets a partner: their devices are refused from then on.\n"
+          "'ping' connects to the partner's device at HOST:PORT (where 'kith serve'\n"
+          "runs) and checks that it still trusts this device: exit 0 if so, 77 if it\n"
+          "refuses, 69 if it cannot be reached or is not that partner's device.\n",
           peer_usage);
   return f == stdout ? 0 : EX_USAGE_;
 }
@@ -28,13 +37,16 @@ static int device_help(FILE *f)
   fprintf(f,
           "usage: %s\n\n"
           "Your own linked devices. 'revoke' refuses a lost or retired device from\n"
-          "now on, on your other devices and, once synced, at your partners.\n",
+          "now on, on your other devices and, once synced, at your partners.\n"
+          "'ping' connects to one of them at HOST:PORT (where 'kith serve' runs) and\n"
+          "checks that it trusts this device (exit 0; 77 refused; 69 unreachable).\n",
           device_usage);
   return f == stdout ? 0 : EX_USAGE_;
 }
 
 struct by_name {
   kith_txn *txn;
+  uint8_t field; /* the peer's name or the device's label */
   char *needle;
   int found;
   uint8_t id[16];
@@ -47,7 +59,7 @@ static int match_name(void *arg, const uint8_t id[16])
   char *f = NULL;
   if (kith_record_load(b->txn, id, &rec) != 0)
     return 0;
-  const char *name = kith_record_text(rec, KITH_F_PEER_NAME);
+  const char *name = kith_record_text(rec, b->field);
   if (!rec->deleted && name && kith_fold(name, &f) == 0 && strcmp(f, b->needle) == 0) {
     if (b->found++ == 0)
       memcpy(b->id, id, 16);
@@ -66,7 +78,7 @@ static int resolve_peer(kith_txn *txn, const char *arg, uint8_t id[16])
   if (rc == KITH_EAMBIGUOUS)
     return cli_error(EX_DATAERR_,
                      "id '%s' matches more than one peer; give more digits", arg);
-  struct by_name b = {txn, NULL, 0, {0}};
+  struct by_name b = {txn, KITH_F_PEER_NAME, NULL, 0, {0}};
   if (kith_fold(arg, &b.needle) != 0)
     return cli_fail(KITH_EBADUTF8, "peer");
   rc = kith_kind_each(txn, KITH_KIND_PEER, match_name, &b);
@@ -77,6 +89,30 @@ static int resolve_peer(kith_txn *txn, const char *arg, uint8_t id[16])
     return cli_error(EX_DATAERR_, "more than one peer is called '%s'; use the id", arg);
   if (b.found == 0)
     return cli_error(EX_DATAERR_, "no peer '%s' (see 'kith peer list')", arg);
+  memcpy(id, b.id, 16);
+  return 0;
+}
+
+/* One of my devices by id prefix, else by label (ignoring case and accents). */
+static int resolve_device(kith_txn *txn, const char *arg, uint8_t id[16])
+{
+  int rc = kith_record_resolve(txn, KITH_KIND_DEVICE, arg, id);
+  if (rc == 0)
+    return 0;
+  if (rc == KITH_EAMBIGUOUS)
+    return cli_error(EX_DATAERR_, "id '%s' matches more than one device", arg);
+  struct by_name b = {txn, KITH_F_DEVICE_LABEL, NULL, 0, {0}};
+  if (kith_fold(arg, &b.needle) != 0)
+    return cli_fail(KITH_EBADUTF8, "device");
+  rc = kith_kind_each(txn, KITH_KIND_DEVICE, match_name, &b);
+  free(b.needle);
+  if (rc)
+    return cli_fail(rc, "cannot look up device '%s'", arg);
+  if (b.found > 1)
+    return cli_error(EX_DATAERR_, "more than one device is labelled '%s'; use the id",
+                     arg);
+  if (b.found == 0)
+    return cli_error(EX_DATAERR_, "no device '%s' (see 'kith device list')", arg);
   memcpy(id, b.id, 16);
   return 0;
 }
@@ -258,6 +294,160 @@ static int peer_show(struct cli *cli, kith_txn *txn, const uint8_t id[16], bool 
   return 0;
 }
 
+/* ---- ping: a sync link that only says hello (core/link.h) -------------------- */
+
+#define PING_KEYS_MAX 16
+
+struct ping_conn {
+  bool done;
+  int result;
+};
+
+static void ping_done(void *arg, int result)
+{
+  struct ping_conn *p = arg;
+  p->done = true;
+  p->result = result;
+}
+
+static uint64_t ping_now(void)
+{
+  return cli_now_ms();
+}
+
+/* The device keys of a peer record (each device a partner paired from), or the one
+ * key of a device record. */
+static size_t record_keys(const struct kith_record *rec, uint8_t keys[][32], size_t max)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < rec->n && n < max; i++) {
+    const struct kith_reg *r = &rec->regs[i];
+    if ((r->field == KITH_F_PEER_KEYS || r->field == KITH_F_DEVICE_KEY) &&
+        kith_reg_live(r) && kith_hex_decode(r->val->p[0], keys[n], 32) == 0)
+      n++;
+  }
+  return n;
+}
+
+/* One link to addr with the key pk; *r gets the link's result, *net the
+ * transport's. Returns 0, or an exit code if the link could not even start. */
+static int ping_once(struct cli *cli, const struct sockaddr *addr, const uint8_t pk[32],
+                     struct kith_link_result *r, int *net)
+{
+  kith_link *l = NULL;
+  struct ping_conn pc = {false, 0};
+  int rc = kith_link_dial_new(cli->st, pk, ping_now, &l);
+  if (rc)
+    return cli_fail(rc, "cannot start the link");
+  uv_loop_t *loop = uv_default_loop();
+  rc = kith_net_connect(loop, addr, NULL, &kith_link_vt, l, ping_done, &pc);
+  if (rc == 0)
+    uv_run(loop, UV_RUN_DEFAULT); /* net/ bounds it: connect, handshake, idle */
+  kith_link_result(l, r);
+  kith_link_free(l);
+  if (rc)
+    return cli_fail(rc, "cannot connect");
+  *net = pc.result;
+  return 0;
+}
+
+/* kith peer ping PEER --addr HOST:PORT, kith device ping DEVICE --addr HOST:PORT:
+ * a link that stops after the handshake, to show whether the other side is there
+ * and trusts this device. Tries each of a partner's device keys until one answers
+ * the handshake at that address. */
+static int ping(struct cli *cli, int kind, int argc, char **argv)
+{
+  static const struct option opts[] = {{"addr", required_argument, NULL, 'a'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *usage = kind == KITH_KIND_PEER ? peer_usage : device_usage;
+  const char *what = kind == KITH_KIND_PEER ? "PEER" : "DEVICE";
+  const char *addr_text = NULL;
+  int c, rc;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    if (c == 'a')
+      addr_text = optarg;
+    else if (c == 'h')
+      return kind == KITH_KIND_PEER ? peer_help(stdout) : device_help(stdout);
+    else
+      return cli_usage(usage, "unknown option '%s'", argv[optind - 1]);
+  }
+  if (optind != argc - 1)
+    return cli_usage(usage, optind == argc ? "missing %s" : "too many arguments", what);
+  if (!addr_text)
+    return cli_usage(usage, "ping needs --addr HOST:PORT (where 'kith serve' runs)");
+  struct sockaddr_storage addr;
+  if (kith_net_parse_addr(addr_text, &addr) != 0)
+    return cli_usage(usage, "bad address '%s' (HOST:PORT with an IP address)",
+                     addr_text);
+
+  kith_txn *txn = NULL;
+  struct kith_record *rec = NULL;
+  uint8_t id[16], keys[PING_KEYS_MAX][32];
+  enum kith_trust trust = KITH_TRUST_NONE;
+  char name[KITH_TEXT_MAX + 1] = "", hex[33];
+  size_t nkeys = 0;
+  if ((rc = cli_open(cli)) != 0 || (rc = cli_begin(cli, false, &txn)) != 0)
+    return rc;
+  rc = kind == KITH_KIND_PEER ? resolve_peer(txn, argv[optind], id)
+                              : resolve_device(txn, argv[optind], id);
+  if (rc == 0 && (rc = kith_record_load(txn, id, &rec)) != 0)
+    rc = cli_fail(rc, "cannot read the %s", kind == KITH_KIND_PEER ? "peer" : "device");
+  if (rc == 0) {
+    const char *s = kith_record_text(rec, kind == KITH_KIND_PEER ? KITH_F_PEER_NAME
+                                                                 : KITH_F_DEVICE_LABEL);
+    snprintf(name, sizeof name, "%s", s ? s : "");
+    nkeys = record_keys(rec, keys, PING_KEYS_MAX);
+    if (nkeys && (rc = kith_trust_check(txn, keys[0], &trust)) != 0)
+      rc = cli_fail(rc, "cannot read the store");
+  }
+  kith_record_free(rec);
+  kith_txn_abort(txn);
+  if (rc)
+    return rc;
+  if (nkeys == 0)
+    return cli_error(EX_DATAERR_, "%s has no key to connect to", name);
+  if (trust == KITH_TRUST_REVOKED)
+    return cli_error(EX_DATAERR_, "device %s is revoked: kith no longer connects to it",
+                     name);
+
+  struct kith_link_result r = {.error = KITH_EUNAVAIL};
+  int net = 0;
+  for (size_t i = 0; i < nkeys; i++) {
+    if ((rc = ping_once(cli, (struct sockaddr *)&addr, keys[i], &r, &net)) != 0)
+      return rc;
+    if (r.established || net == KITH_EUNAVAIL || net == KITH_ETIMEDOUT)
+      break; /* that device answered, or nobody is there: other keys won't help */
+  }
+  uv_loop_close(uv_default_loop());
+  kith_hex_encode(id, sizeof id, hex);
+  if (r.error == 0) {
+    if (cli->json)
+      return cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "id", hex,
+                                      "name", name, "as",
+                                      kind == KITH_KIND_PEER ? "partner" : "device",
+                                      "addr", addr_text, "reachable", 1, "trusted", 1));
+    printf("%s is reachable and trusts this device\n", name);
+    return 0;
+  }
+  if (r.refused)
+    return cli_error(EX_NOPERM_, "%s refused the link: %s", name,
+                     kith_refuse_text(r.refused));
+  if (net == KITH_EUNAVAIL)
+    return cli_error(EX_UNAVAILABLE_,
+                     "cannot reach %s at %s (is 'kith serve' running "
+                     "there?)",
+                     name, addr_text);
+  if (!r.established)
+    return cli_error(EX_UNAVAILABLE_,
+                     "the device at %s did not complete the handshake: "
+                     "it is not %s's, or not a kith device",
+                     addr_text, name);
+  return cli_error(EX_UNAVAILABLE_, "the link to %s failed: %s", name,
+                   r.why[0] ? r.why : kith_strerror(net));
+}
+
 int cmd_peer(struct cli *cli, int argc, char **argv)
 {
   kith_txn *txn = NULL;
@@ -277,6 +467,8 @@ int cmd_peer(struct cli *cli, int argc, char **argv)
     kith_txn_abort(txn);
     return rc;
   }
+  if (strcmp(sub, "ping") == 0)
+    return ping(cli, KITH_KIND_PEER, argc - 1, argv + 1);
   bool show = strcmp(sub, "show") == 0, verify = strcmp(sub, "verify") == 0,
        rm = strcmp(sub, "rm") == 0;
   if (!show && !verify && !rm)
@@ -380,6 +572,8 @@ int cmd_device(struct cli *cli, int argc, char **argv)
     json_decref(arr);
     return 0;
   }
+  if (strcmp(sub, "ping") == 0)
+    return ping(cli, KITH_KIND_DEVICE, argc - 1, argv + 1);
   if (strcmp(sub, "revoke") != 0)
     return cli_usage(device_usage, "unknown subcommand 'device %s'", sub);
   if (argc != 3)
