@@ -47,6 +47,7 @@ struct kith_net_conn {
   uint8_t *rbuf; /* lim.read_buf_bytes, allocated once */
   size_t wbytes; /* bytes in write requests not yet completed */
   bool reading, eof_seen, established, shutdown_sent;
+  bool held;  /* the session has output that waits for room (conn_pull) */
   int err;    /* why we are draining after a failure, else 0 */
   int result; /* why the connection ended; 0 only after DONE and shutdown */
 
@@ -345,15 +346,33 @@ static void conn_on_write(uv_write_t *req, int status)
 }
 
 /* Copies what the session has pending into write requests, as long as fewer than
- * max_write_bytes wait; tells the session what was taken. */
+ * max_write_bytes wait; tells the session what was taken.
+ *
+ * When less room is left than the session has pending, it takes that room only if
+ * it is a worthwhile piece (64 KiB, or half the bound if that is smaller), else it
+ * waits for more writes to complete. Taking every sliver of room would keep slivers
+ * forever: a completed write frees exactly its own size, which the next request
+ * then fills, so each small tail of the session's output (a 65,537-byte frame
+ * against 64 KiB requests leaves 1 byte) would add one more tiny write that
+ * circulates for the rest of the connection. On a long transfer the writes shrank
+ * to a few bytes each and throughput fell tenfold (bench/net.c). Nothing waits
+ * forever: with no write in flight, the room is the whole bound. While output is
+ * held back so, the peer is not read either, as when the bound is reached. */
 static int conn_pull(struct kith_net_conn *c)
 {
+  size_t piece =
+      c->lim.max_write_bytes / 2 < WREQ_MAX ? c->lim.max_write_bytes / 2 : WREQ_MAX;
+  c->held = false;
   while (c->wbytes < c->lim.max_write_bytes) {
     const uint8_t *p = NULL;
     size_t n = c->vt->pending(c->session, &p);
     if (n == 0)
       break;
     size_t room = c->lim.max_write_bytes - c->wbytes;
+    if (n > room && room < piece) {
+      c->held = true; /* a sliver: wait for a write to complete */
+      break;
+    }
     if (n > room)
       n = room;
     if (n > WREQ_MAX)
@@ -436,9 +455,9 @@ static void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
  * discard) while draining. */
 static void conn_update_reading(struct kith_net_conn *c)
 {
-  bool want =
-      !c->eof_seen && (c->state == CONN_DRAINING ||
-                       (c->state == CONN_OPEN && c->wbytes < c->lim.max_write_bytes));
+  bool want = !c->eof_seen &&
+              (c->state == CONN_DRAINING || (c->state == CONN_OPEN && !c->held &&
+                                             c->wbytes < c->lim.max_write_bytes));
   if (want == c->reading)
     return;
   int rc = want ? uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read)

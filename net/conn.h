@@ -37,7 +37,10 @@
  *   written. When that much waits, the transport takes nothing more from the session
  *   and stops reading from the peer (so a peer that sends without reading cannot
  *   make the session produce without bound); it resumes as the peer reads. A peer
- *   that reads nothing for idle_ms is dropped with KITH_ESTALLED.
+ *   that reads nothing for idle_ms is dropped with KITH_ESTALLED. The same holds
+ *   while the room left is less than the session offers and less than a write
+ *   worth making (64 KiB, or half the bound if that is smaller): it waits for
+ *   room rather than write slivers.
  * - A server holds at most max_conns connections with a session. Beyond that it
  *   accepts and closes at once, without buffers or a session, so a flood of
  *   connections costs a few hundred bytes each for one loop iteration.

@@ -96,6 +96,8 @@ static void kl_close(struct kl *l)
 #define LS_OUT_MAX (128 * 1024)
 #define FLOOD_TOTAL ((size_t)64 << 20)
 #define BIGBYE_TOTAL ((size_t)8 << 20)
+#define FRAME_LEN 65537 /* a largest kith frame: 2-byte length + 65,535 */
+#define FRAMES 128
 static uint8_t flood_buf[256 * 1024];
 
 struct ls {
@@ -105,7 +107,8 @@ struct ls {
   size_t linelen;
   uint8_t out[LS_OUT_MAX];
   size_t outlen;
-  size_t flood_left, last_pending, taken, max_take;
+  size_t flood_left, last_pending, taken, max_take, takes;
+  bool framed;    /* flood_left is offered one FRAME_LEN piece at a time */
   char got[4096]; /* client: what came back */
   size_t gotlen;
   int eofs, lines;
@@ -160,6 +163,12 @@ static int ls_line(struct ls *s)
     s->st = KITH_SESSION_DONE;
     return 0;
   }
+  if (strcmp(s->line, "framebye") == 0) {
+    s->flood_left = (size_t)FRAMES * FRAME_LEN;
+    s->framed = true;
+    s->st = KITH_SESSION_DONE;
+    return 0;
+  }
   if (s->outlen + s->linelen + 1 > LS_OUT_MAX)
     return ls_fail(s); /* our own bound on what we buffer */
   memcpy(s->out + s->outlen, s->line, s->linelen);
@@ -211,6 +220,8 @@ static size_t ls_pending(void *p, const uint8_t **out)
   } else if (s->flood_left) {
     *out = flood_buf;
     n = s->flood_left < sizeof flood_buf ? s->flood_left : sizeof flood_buf;
+    if (s->framed) /* the rest of the current frame only */
+      n = FRAME_LEN - (FRAMES * (size_t)FRAME_LEN - s->flood_left) % FRAME_LEN;
   }
   s->last_pending = n;
   return n;
@@ -231,6 +242,7 @@ static void ls_consumed(void *p, size_t n)
   }
   s->last_pending -= n;
   s->taken += n;
+  s->takes++;
   if (n > s->max_take)
     s->max_take = n;
 }
@@ -1086,6 +1098,35 @@ static void test_done_flushes(void **state)
   kl_close(&l);
 }
 
+/* Output offered one 65,537-byte frame at a time, against a bound that is no
+ * multiple of it: the transport takes each frame in at most two pieces (64 KiB
+ * and the rest) and never fills the last sliver of room with a sliver of a frame,
+ * which would stay a sliver for the rest of the connection (each completed write
+ * frees its own size) and, on a long transfer, shrink writes to a few bytes. */
+static void test_write_no_slivers(void **state)
+{
+  (void)state;
+  struct kl l;
+  struct srv sv;
+  struct raw r;
+  kl_init(&l);
+  struct kith_net_limits lim = kith_net_limits_default();
+  lim.max_write_bytes = 100000;
+  srv_start(&l, &sv, &lim);
+  raw_connect(&l, &r, sv.port, true);
+  raw_write(&r, "framebye\n", 9);
+  kl_run_until(&l, raw_ended(&r), 10000);
+  assert_true(r.eof);
+  assert_int_equal(r.total, (size_t)FRAMES * FRAME_LEN);
+  kl_run_until(&l, sv.frees == 1, 2000);
+  if (sv.last.takes > 2 * FRAMES)
+    fail_msg("%zu frames taken in %zu pieces (at most 2 each)", (size_t)FRAMES,
+             sv.last.takes);
+  raw_close(&l, &r);
+  srv_stop(&l, &sv);
+  kl_close(&l);
+}
+
 /* A peer that sends without reading: once max_write_bytes of answers wait, the
  * server stops reading, so the session is never fed more than it can answer (its
  * own bounded buffer does not overflow: it never FAILS), and the stalled
@@ -1218,6 +1259,7 @@ int main(void)
       cmocka_unit_test(test_eof_mid_line),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_write_bound),
+      cmocka_unit_test(test_write_no_slivers),
       cmocka_unit_test(test_done_flushes),
       cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_client_stalled),
