@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # kith's benchmarks: the figures named by the issues. Prints a summary at the end.
-# usage: bench/run.sh [WORKDIR]   (default /tmp/kith-bench; 1M-contact store ~1 GB)
+# usage: bench/run.sh [WORKDIR] [net]   (default /tmp/kith-bench; 1M-contact store
+# ~1 GB). With "net", only the network figures (bench_net, a few seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/kith-bench}
 mkdir -p "$work"
-command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j "$(nproc)" >/dev/null
 k=$PWD/build/release/kith
+
+echo "== network on loopback: IK links per second; one connection, Noise vs plain"
+build/release/bench/bench_net --handshakes 500 --mib 256 --runs 5 | tee "$work/net.txt"
+[ "${2:-}" = net ] && exit 0
+command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 
 [ -f "$work/c100k.json" ] || python3 bench/gen.py 100000 > "$work/c100k.json"
 [ -f "$work/c1m.json" ] || python3 bench/gen.py 1000000 > "$work/c1m.json"
@@ -43,6 +48,7 @@ echo "== contact list --tag needle (1M store, 20 matches)"
 hyperfine -N --warmup 3 --runs 50 --export-json "$work/tag.json" \
   "$k --home $work/h1m contact list --tag needle"
 
+tail -1 "$work/net.txt"
 python3 - "$work" <<'PY'
 import json, sys, os
 w = sys.argv[1]
