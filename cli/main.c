@@ -19,11 +19,11 @@ static const struct cli_cmd commands[] = {
     {"note", cmd_note, "add, list, edit, rm interaction notes"},
     {"import", cmd_import, "import contacts from a file"},
     {"export", cmd_export, "export contacts to a file"},
-    {"peer", cmd_peer, "list, show, verify, rm the partners you paired with"},
-    {"device", cmd_device, "list and revoke your own linked devices"},
+    {"peer", cmd_peer, "list, show, verify, rm, ping the partners you paired with"},
+    {"device", cmd_device, "list, revoke, ping your own linked devices"},
     {"invite", cmd_invite, "print a one-time code to pair with a partner or device"},
     {"join", cmd_join, "pair using someone's invite code"},
-    {"serve", cmd_serve, "accept pairings (and, soon, syncs) in the background"},
+    {"serve", cmd_serve, "accept pairings and links (sync soon) in the background"},
 };
 
 static void usage(FILE *f)
