@@ -342,6 +342,8 @@ static void link_consumed(void *s, size_t n)
   kith_link *l = s;
   if (n > l->out_len)
     n = l->out_len;
+  if (n == 0)
+    return; /* out may still be NULL */
   memmove(l->out, l->out + n, l->out_len - n);
   l->out_len -= n;
 }

@@ -613,6 +613,8 @@ static void pair_consumed(void *s, size_t n)
   kith_pair *p = s;
   if (n > p->out_len)
     n = p->out_len;
+  if (n == 0)
+    return; /* out may still be NULL */
   memmove(p->out, p->out + n, p->out_len - n);
   p->out_len -= n;
 }
