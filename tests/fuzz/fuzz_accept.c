@@ -20,6 +20,20 @@
 
 static kith_store *st;
 static uint8_t digest0[32];
+static char dir[] = "/tmp/kith-fuzz-accept-XXXXXX", home[64];
+
+/* The store lives in /tmp for the fuzzer's run only. */
+static void teardown(void)
+{
+  char path[96];
+  kith_store_close(st);
+  snprintf(path, sizeof path, "%s/data.mdb", home);
+  remove(path);
+  snprintf(path, sizeof path, "%s/lock.mdb", home);
+  remove(path);
+  remove(home);
+  remove(dir);
+}
 
 static uint64_t clock_ms(void)
 {
@@ -28,7 +42,6 @@ static uint64_t clock_ms(void)
 
 static void setup(void)
 {
-  char dir[] = "/tmp/kith-fuzz-accept-XXXXXX", home[64];
   struct kith_store_opts o = {clock_ms, (size_t)64 << 20};
   struct kith_invite inv;
   kith_txn *txn = NULL;
@@ -44,6 +57,7 @@ static void setup(void)
       kith_txn_begin(st, false, &txn) != 0 || kith_store_digest(txn, digest0) != 0)
     abort();
   kith_txn_abort(txn);
+  atexit(teardown);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
