@@ -290,7 +290,7 @@ static void on_expiry(uv_timer_t *t)
     kith_txn *txn = NULL;
     int st = KITH_EIO;
     if (kith_txn_begin(h->cli->st, false, &txn) == 0) {
-      st = kith_invite_state(txn, h->secret, now_ms());
+      st = kith_pair_invite_state(txn, h->secret, now_ms());
       kith_txn_abort(txn);
     }
     if (st == 0)
@@ -415,9 +415,9 @@ int cmd_invite(struct cli *cli, int argc, char **argv)
                                             : ((struct sockaddr_in *)&addr)->sin_port);
   }
   if ((rc = cli_begin(cli, true, &txn)) == 0) {
-    rc = kith_invite_prune(txn, now_ms());
+    rc = kith_pair_invite_prune(txn, now_ms());
     if (rc == 0)
-      rc = kith_invite_create(txn, device, now_ms() + ttl, &inv);
+      rc = kith_pair_invite_create(txn, device, now_ms() + ttl, &inv);
     if (rc == 0) {
       rc = cli_commit(txn);
       txn = NULL;

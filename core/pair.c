@@ -91,8 +91,8 @@ static int invite_load(kith_txn *txn, const uint8_t secret[KITH_INVITE_SECRET_LE
   return rc;
 }
 
-int kith_invite_create(kith_txn *txn, bool device, uint64_t expires_ms,
-                       struct kith_invite *inv)
+int kith_pair_invite_create(kith_txn *txn, bool device, uint64_t expires_ms,
+                            struct kith_invite *inv)
 {
   struct stored_invite si = {.expires = expires_ms, .device = device};
   memset(inv, 0, sizeof *inv);
@@ -107,9 +107,9 @@ int kith_invite_create(kith_txn *txn, bool device, uint64_t expires_ms,
   return rc;
 }
 
-int kith_invite_state(kith_txn *txn,
-                      const uint8_t secret[static KITH_INVITE_SECRET_LEN],
-                      uint64_t now_ms)
+int kith_pair_invite_state(kith_txn *txn,
+                           const uint8_t secret[static KITH_INVITE_SECRET_LEN],
+                           uint64_t now_ms)
 {
   struct stored_invite si;
   int rc = invite_load(txn, secret, &si);
@@ -148,7 +148,7 @@ static int prune_one(void *arg, const uint8_t *k, size_t kl, const uint8_t *v,
   return 0;
 }
 
-int kith_invite_prune(kith_txn *txn, uint64_t now_ms)
+int kith_pair_invite_prune(kith_txn *txn, uint64_t now_ms)
 {
   struct prune p = {txn, now_ms, NULL, 0, 0};
   int rc = kith_local_each(txn, INV_PREFIX, 7, prune_one, &p);

@@ -1,7 +1,7 @@
 /*
  * pair.h — pairing two devices with an invite code, as a sans-I/O session.
  *
- * The inviter holds invites in its store (kith_invite_create); the joiner holds a
+ * The inviter holds invites in its store (kith_pair_invite_create); the joiner holds a
  * parsed code. Each side runs a kith_pair session over any byte stream (net/ drives
  * it through core/session.h). The protocol is docs/PROTOCOL.md, "Pairing":
  * preamble, Noise_NNpsk0 keyed by the invite secret, then PAIR_ID both ways
@@ -36,17 +36,17 @@
 
 /* Creates an invite in the store: a fresh secret, expiring at expires_ms. Fills
  * inv (version, device, secret; no hints: the caller adds them). */
-int kith_invite_create(kith_txn *txn, bool device, uint64_t expires_ms,
-                       struct kith_invite *inv) KITH_MUST_CHECK;
+int kith_pair_invite_create(kith_txn *txn, bool device, uint64_t expires_ms,
+                            struct kith_invite *inv) KITH_MUST_CHECK;
 
 /* Forgets invites that ended (used or expired) more than KITH_INVITE_KEEP_MS ago. */
-int kith_invite_prune(kith_txn *txn, uint64_t now_ms) KITH_MUST_CHECK;
+int kith_pair_invite_prune(kith_txn *txn, uint64_t now_ms) KITH_MUST_CHECK;
 
 /* The state of the invite with this secret: 0 open, KITH_EEXPIRED, KITH_EUSED;
  * KITH_ENOTFOUND. */
-int kith_invite_state(kith_txn *txn,
-                      const uint8_t secret[static KITH_INVITE_SECRET_LEN],
-                      uint64_t now_ms) KITH_MUST_CHECK;
+int kith_pair_invite_state(kith_txn *txn,
+                           const uint8_t secret[static KITH_INVITE_SECRET_LEN],
+                           uint64_t now_ms) KITH_MUST_CHECK;
 
 typedef struct kith_pair kith_pair;
 

@@ -94,7 +94,7 @@ static void test_accept_link_and_pair(void **state)
     kith_pair *p = NULL;
     struct kith_pair_result pr;
     t = kt_begin(a.st, true);
-    assert_rc(kith_invite_create(t, false, kt_now_ms + 3600 * 1000, &inv), 0);
+    assert_rc(kith_pair_invite_create(t, false, kt_now_ms + 3600 * 1000, &inv), 0);
     kt_commit(t);
     assert_rc(kith_pair_join_new(c.st, &inv, clock_fn, &p), 0);
     assert_rc(kith_accept_new(a.st, clock_fn, &acc), 0);

@@ -86,7 +86,7 @@ struct side {
 static void host_invite(struct side *host, bool device, struct kith_invite *inv)
 {
   kith_txn *t = kt_begin(host->s.st, true);
-  assert_rc(kith_invite_create(t, device, now_ms + 3600 * 1000, inv), 0);
+  assert_rc(kith_pair_invite_create(t, device, now_ms + 3600 * 1000, inv), 0);
   kt_commit(t);
 }
 
@@ -222,8 +222,8 @@ static void test_pair_expired_unknown(void **state)
   /* after a day, an ended invite is forgotten: pruning removes it */
   now_ms += KITH_INVITE_KEEP_MS + 1000;
   kith_txn *t = kt_begin(a.s.st, true);
-  assert_rc(kith_invite_prune(t, now_ms), 0);
-  assert_rc(kith_invite_state(t, inv.secret, now_ms), KITH_ENOTFOUND);
+  assert_rc(kith_pair_invite_prune(t, now_ms), 0);
+  assert_rc(kith_pair_invite_state(t, inv.secret, now_ms), KITH_ENOTFOUND);
   kt_commit(t);
   kt_store_free(&a.s), kt_store_free(&b.s);
 }
@@ -265,7 +265,7 @@ static void test_pair_vanish(void **state)
   assert_int_equal(count_kind(&b, KITH_KIND_PEER), 0);
   /* the code was not used up */
   kith_txn *t = kt_begin(a.s.st, false);
-  assert_rc(kith_invite_state(t, inv.secret, now_ms), 0);
+  assert_rc(kith_pair_invite_state(t, inv.secret, now_ms), 0);
   kith_txn_abort(t);
   run(&a, &b, &inv, -1, -1);
   assert_rc(b.r.error, 0);
