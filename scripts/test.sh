@@ -3,7 +3,7 @@
 #   build/release  -O2, warnings as errors: unit and end-to-end tests
 #   build/asan     AddressSanitizer + UndefinedBehaviorSanitizer: the same suite
 #   build/fuzz     clang libFuzzer: each fuzz target for a short smoke run
-# FUZZ_SECONDS (default 20) sets the time per fuzz target; 0 skips fuzzing.
+# FUZZ_SECONDS (default 30) sets the time per fuzz target; 0 skips fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -27,9 +27,9 @@ echo "== release build and tests"
 run_suite build/release -DCMAKE_BUILD_TYPE=Release
 echo "== sanitizer build (ASan + UBSan) and tests"
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DKITH_SANITIZE=ON
-if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
-  echo "== fuzz smoke run (${FUZZ_SECONDS:-20} s per target)"
-  tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  echo "== fuzz smoke run (${FUZZ_SECONDS:-30} s per target)"
+  tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
   passed=$((passed + $(ls tests/fuzz/fuzz_*.c | wc -l)))
 fi
 echo "== all tests passed (release, sanitizers, fuzz)"

@@ -49,6 +49,12 @@ check_eq "$safety_a" "$safety_b" "join printed it too"
 expect_ok kith_in "$A" --json contact list
 check_eq 0 "$(jq length <<<"$OUT")" "pairing creates no contact"
 
+# ---- --qr draws the code for a phone to scan, after the code's own line ---------------
+run timeout 20 "$KITH_BIN" --home "$C" invite --qr --expires 1s --listen 127.0.0.1:0
+check_eq 75 "$RC" "an unused invite exits 75 at expiry"
+check_match '^[0-9A-Z]{5}(-[0-9A-Z]{1,5})+$' "$(head -1 "$T/out")" "the code is alone on the first line"
+check "a QR code follows" grep -q '█' "$T/out"
+
 # ---- a typo is refused before any connection ----------------------------------------
 typo="${code:0:3}$([ "${code:3:1}" = Z ] && echo Y || echo Z)${code:4}"
 expect_error 65 "not a valid invite code" kith_in "$C" join "$typo"
