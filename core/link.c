@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/chan.h"
 #include "core/json.h"
 #include "proto/noise.h"
-
-#define OUT_MAX (256u * 1024u) /* bytes waiting to be sent: far above one session's */
 
 enum role { DIAL, ACCEPT };
 enum step { S_PREAMBLE, S_HANDSHAKE, S_WAIT_BYE, S_DONE, S_FAILED };
@@ -21,19 +20,12 @@ struct kith_link {
   uint64_t (*now)(void);           /* for the sync protocol to come */
   uint8_t xsk[KITH_NOISE_KEY_LEN]; /* my Noise static key: X25519 form of my sk */
   uint8_t xpk_remote[KITH_NOISE_KEY_LEN]; /* dialer: the X25519 key it dials */
-  uint8_t pre_in[KITH_PREAMBLE_LEN];
-  size_t pre_have;
   uint8_t my_pre[KITH_PREAMBLE_LEN];
   uint8_t prologue[KITH_PROLOGUE_LEN];
   size_t prologue_len;
   kith_noise_hs *hs;
-  kith_noise_cipher *tx, *rx;
-  uint8_t *out;
-  size_t out_len, out_cap;
   struct kith_link_result res;
-  uint8_t pt[KITH_NOISE_MAX_MSG]; /* plaintext of one message, in or out */
-  uint8_t ct[KITH_NOISE_MAX_MSG]; /* ciphertext of one message out */
-  struct kith_frame_reader fr;    /* last: it is large */
+  struct kith_chan ch; /* last: it is large */
 };
 
 static int fail(kith_link *l, int err, const char *fmt, ...)
@@ -51,43 +43,20 @@ static int fail(kith_link *l, int err, const char *fmt, ...)
 
 static int out_append(kith_link *l, const uint8_t *b, size_t n)
 {
-  if (l->out_len + n > OUT_MAX)
-    return fail(l, KITH_ENOMEM, "too much to send");
-  if (l->out_len + n > l->out_cap) {
-    size_t cap = l->out_cap ? l->out_cap : 1024;
-    while (cap < l->out_len + n)
-      cap *= 2;
-    uint8_t *q = realloc(l->out, cap);
-    if (!q)
-      return fail(l, KITH_ENOMEM, "out of memory");
-    l->out = q, l->out_cap = cap;
-  }
-  memcpy(l->out + l->out_len, b, n);
-  l->out_len += n;
-  return 0;
+  int rc = kith_chan_out(&l->ch, b, n);
+  return rc ? fail(l, rc, "too much to send") : 0;
 }
 
 static int send_frame(kith_link *l, const uint8_t *body, size_t len)
 {
-  uint8_t hdr[KITH_FRAME_HDR_LEN];
-  int rc = kith_frame_header(len, hdr);
-  if (rc == 0)
-    rc = out_append(l, hdr, sizeof hdr);
-  if (rc == 0)
-    rc = out_append(l, body, len);
-  return rc;
+  int rc = kith_chan_send_frame(&l->ch, body, len);
+  return rc ? fail(l, rc, "cannot send: %s", kith_strerror(rc)) : 0;
 }
 
 static int send_msg(kith_link *l, const struct kith_msg *m)
 {
-  size_t len = 0, clen = 0;
-  int rc = kith_msg_encode(m, l->pt, KITH_NOISE_MAX_PAYLOAD, &len);
-  if (rc == 0)
-    rc = kith_noise_cipher_encrypt(l->tx, l->pt, len, l->ct, sizeof l->ct, &clen);
-  sodium_memzero(l->pt, len);
-  if (rc)
-    return fail(l, rc, "cannot send: %s", kith_strerror(rc));
-  return send_frame(l, l->ct, clen);
+  int rc = kith_chan_send_msg(&l->ch, m);
+  return rc ? fail(l, rc, "cannot send: %s", kith_strerror(rc)) : 0;
 }
 
 /* Why this side refused, as its own user reads it (kith_refuse_text speaks to the
@@ -112,7 +81,7 @@ static int send_refuse(kith_link *l, uint32_t code, int err)
   struct kith_msg m = {.type = KITH_MSG_REFUSE};
   m.u.refuse.code = code;
   snprintf(m.u.refuse.text, sizeof m.u.refuse.text, "%s", kith_refuse_text(code));
-  int rc = l->tx ? send_msg(l, &m) : 0;
+  int rc = l->ch.tx ? send_msg(l, &m) : 0;
   l->res.refused = code;
   return rc ? rc : fail(l, err, "%s", refusing_text(code));
 }
@@ -168,11 +137,11 @@ static int on_message(kith_link *l, const struct kith_msg *m)
 
 static int finish_handshake(kith_link *l)
 {
-  int rc = kith_noise_split(l->hs, &l->tx, &l->rx);
+  int rc = kith_noise_split(l->hs, &l->ch.tx, &l->ch.rx);
   kith_noise_hs_free(l->hs);
   l->hs = NULL;
   if (rc == 0)
-    rc = kith_frame_set_max(&l->fr, KITH_FRAME_MAX);
+    rc = kith_frame_set_max(&l->ch.fr, KITH_FRAME_MAX);
   if (rc)
     return fail(l, rc, "handshake: %s", kith_strerror(rc));
   l->res.established = true;
@@ -250,7 +219,7 @@ static int on_preamble(kith_link *l)
   struct kith_preamble in, ans;
   uint8_t out[256], ans_b[KITH_PREAMBLE_LEN];
   size_t olen;
-  int rc = kith_preamble_decode(l->pre_in, &in);
+  int rc = kith_preamble_decode(l->ch.pre_in, &in);
   if (rc == KITH_ENOTKITH)
     return fail(l, KITH_ENOTKITH, "the other side is not a kith device");
   if (l->role == ACCEPT) {
@@ -262,7 +231,7 @@ static int on_preamble(kith_link *l)
       return l->res.error;
     if (rc || ans.version == 0)
       return fail(l, KITH_EVERSION, "%s", kith_strerror(KITH_EVERSION));
-    kith_prologue(l->pre_in, ans_b, l->prologue, &l->prologue_len);
+    kith_prologue(l->ch.pre_in, ans_b, l->prologue, &l->prologue_len);
     if ((rc = new_hs(l, KITH_NOISE_RESPONDER)) != 0)
       return fail(l, rc, "handshake: %s", kith_strerror(rc));
     l->step = S_HANDSHAKE;
@@ -273,7 +242,7 @@ static int on_preamble(kith_link *l)
     rc = kith_preamble_check_answer(&sent, &in);
   if (rc)
     return fail(l, rc, "%s", kith_strerror(rc));
-  kith_prologue(l->my_pre, l->pre_in, l->prologue, &l->prologue_len);
+  kith_prologue(l->my_pre, l->ch.pre_in, l->prologue, &l->prologue_len);
   if ((rc = new_hs(l, KITH_NOISE_INITIATOR)) != 0 ||
       (rc = kith_noise_write_message(l->hs, NULL, 0, out, sizeof out, &olen)) != 0)
     return fail(l, rc, "handshake: %s", kith_strerror(rc));
@@ -283,15 +252,13 @@ static int on_preamble(kith_link *l)
 
 static int on_frame(kith_link *l, const uint8_t *body, size_t len)
 {
-  size_t plen = 0;
   struct kith_msg m;
   if (l->step == S_HANDSHAKE)
     return on_handshake(l, body, len);
-  int rc = kith_noise_cipher_decrypt(l->rx, body, len, l->pt, sizeof l->pt, &plen);
-  if (rc)
-    return fail(l, KITH_EPROTO, "a message failed its check: %s", kith_strerror(rc));
-  rc = kith_msg_decode(l->pt, plen, &m);
-  sodium_memzero(l->pt, plen);
+  int rc = kith_chan_open(&l->ch, body, len, &m);
+  if (rc == KITH_EPROTO)
+    return fail(l, KITH_EPROTO, "a message failed its check: %s",
+                kith_strerror(KITH_EBADMSG));
   if (rc == KITH_EVERSION)
     return send_refuse(l, KITH_REFUSE_VERSION, KITH_EVERSION);
   if (rc)
@@ -299,53 +266,39 @@ static int on_frame(kith_link *l, const uint8_t *body, size_t len)
   return on_message(l, &m);
 }
 
-static int link_feed(void *s, const uint8_t *in, size_t len)
+static int on_preamble_cb(void *s)
+{
+  return on_preamble(s);
+}
+
+static int on_frame_cb(void *s, const uint8_t *body, size_t len)
+{
+  return on_frame(s, body, len);
+}
+
+static bool ended_cb(void *s)
 {
   kith_link *l = s;
-  while (len && l->step != S_DONE && l->step != S_FAILED) {
-    if (l->step == S_PREAMBLE) {
-      size_t take = KITH_PREAMBLE_LEN - l->pre_have;
-      if (take > len)
-        take = len;
-      memcpy(l->pre_in + l->pre_have, in, take);
-      l->pre_have += take, in += take, len -= take;
-      if (l->pre_have == KITH_PREAMBLE_LEN && on_preamble(l) != 0)
-        break;
-      continue;
-    }
-    size_t used = 0;
-    int rc = kith_frame_feed(&l->fr, in, len, &used);
-    in += used, len -= used;
-    if (rc)
-      return fail(l, KITH_EPROTO, "malformed frame");
-    const uint8_t *body = NULL;
-    size_t blen = 0;
-    if (kith_frame_pop(&l->fr, &body, &blen) != 0)
-      return fail(l, KITH_EPROTO, "malformed frame");
-    if (body && on_frame(l, body, blen) != 0)
-      break;
-    if (used == 0 && !body && len)
-      break; /* took nothing and popped nothing: never spin */
-  }
+  return l->step == S_DONE || l->step == S_FAILED;
+}
+
+static int link_feed(void *s, const uint8_t *in, size_t len)
+{
+  static const struct kith_chan_handler h = {on_preamble_cb, on_frame_cb, ended_cb};
+  kith_link *l = s;
+  if (kith_chan_feed(&l->ch, in, len, &h, l) != 0)
+    return fail(l, KITH_EPROTO, "malformed frame");
   return l->step == S_FAILED ? l->res.error : 0;
 }
 
 static size_t link_pending(void *s, const uint8_t **out)
 {
-  kith_link *l = s;
-  *out = l->out;
-  return l->out_len;
+  return kith_chan_pending(&((kith_link *)s)->ch, out);
 }
 
 static void link_consumed(void *s, size_t n)
 {
-  kith_link *l = s;
-  if (n > l->out_len)
-    n = l->out_len;
-  if (n == 0)
-    return; /* out may still be NULL */
-  memmove(l->out, l->out + n, l->out_len - n);
-  l->out_len -= n;
+  kith_chan_consumed(&((kith_link *)s)->ch, n);
 }
 
 static int link_eof(void *s)
@@ -390,8 +343,7 @@ static int link_new(kith_store *st, enum role role, uint64_t (*now_ms)(void),
   l->st = st;
   l->now = now_ms;
   l->res.dialer = role == DIAL;
-  kith_frame_reader_init(&l->fr);
-  int rc = kith_frame_set_max(&l->fr, KITH_FRAME_MAX_HANDSHAKE);
+  int rc = kith_chan_init(&l->ch);
   if (rc == 0)
     rc = kith_txn_begin(st, false, &txn);
   if (rc == 0)
@@ -449,8 +401,8 @@ int kith_link_accept_after(kith_store *st, uint64_t (*now_ms)(void),
   int rc = link_new(st, ACCEPT, now_ms, &l);
   if (rc)
     return rc;
-  memcpy(l->pre_in, preamble, KITH_PREAMBLE_LEN);
-  l->pre_have = KITH_PREAMBLE_LEN;
+  memcpy(l->ch.pre_in, preamble, KITH_PREAMBLE_LEN);
+  l->ch.pre_have = KITH_PREAMBLE_LEN;
   (void)on_preamble(l); /* a failure is the session's state, with its answer */
   *out = l;
   return 0;
@@ -470,9 +422,7 @@ void kith_link_free(kith_link *l)
   if (!l)
     return;
   kith_noise_hs_free(l->hs);
-  kith_noise_cipher_free(l->tx);
-  kith_noise_cipher_free(l->rx);
-  free(l->out);
+  kith_chan_clear(&l->ch);
   sodium_memzero(l, sizeof *l);
   free(l);
 }

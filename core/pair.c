@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/chan.h"
 #include "core/peer.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -13,7 +14,6 @@
 
 #define PAIR_PROTOCOL "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2b"
 #define PAIR_SIG_CONTEXT "kith pair v1"
-#define OUT_MAX (256u * 1024u) /* bytes waiting to be sent: far above one session's */
 
 /* ---- invites in the local store ---------------------------------------------
  * key "invite/" + tag (16); value secret (16) | expires (8) | ended (8) | flags (1)
@@ -179,21 +179,14 @@ struct kith_pair {
   struct kith_invite inv; /* joiner: its code; host: the invite that matched */
   struct kith_identity me;
   uint8_t sk[KITH_SK_LEN];
-  uint8_t pre_in[KITH_PREAMBLE_LEN];
-  size_t pre_have;
   uint8_t my_pre[KITH_PREAMBLE_LEN];
   uint8_t prologue[KITH_PROLOGUE_LEN];
   size_t prologue_len;
   kith_noise_hs *hs;
-  kith_noise_cipher *tx, *rx;
   uint8_t h[KITH_NOISE_HASH_MAX];
   size_t hlen;
-  uint8_t *out;
-  size_t out_len, out_cap;
   struct kith_pair_result res;
-  uint8_t pt[KITH_NOISE_MAX_MSG]; /* plaintext of one message, in or out */
-  uint8_t ct[KITH_NOISE_MAX_MSG]; /* ciphertext of one message out */
-  struct kith_frame_reader fr;    /* last: it is large */
+  struct kith_chan ch; /* last: it is large */
 };
 
 static int fail(kith_pair *p, int err, const char *fmt, ...)
@@ -211,43 +204,20 @@ static int fail(kith_pair *p, int err, const char *fmt, ...)
 
 static int out_append(kith_pair *p, const uint8_t *b, size_t n)
 {
-  if (p->out_len + n > OUT_MAX)
-    return fail(p, KITH_ENOMEM, "too much to send");
-  if (p->out_len + n > p->out_cap) {
-    size_t cap = p->out_cap ? p->out_cap : 1024;
-    while (cap < p->out_len + n)
-      cap *= 2;
-    uint8_t *q = realloc(p->out, cap);
-    if (!q)
-      return fail(p, KITH_ENOMEM, "out of memory");
-    p->out = q, p->out_cap = cap;
-  }
-  memcpy(p->out + p->out_len, b, n);
-  p->out_len += n;
-  return 0;
+  int rc = kith_chan_out(&p->ch, b, n);
+  return rc ? fail(p, rc, "too much to send") : 0;
 }
 
 static int send_frame(kith_pair *p, const uint8_t *body, size_t len)
 {
-  uint8_t hdr[KITH_FRAME_HDR_LEN];
-  int rc = kith_frame_header(len, hdr);
-  if (rc == 0)
-    rc = out_append(p, hdr, sizeof hdr);
-  if (rc == 0)
-    rc = out_append(p, body, len);
-  return rc;
+  int rc = kith_chan_send_frame(&p->ch, body, len);
+  return rc ? fail(p, rc, "cannot send: %s", kith_strerror(rc)) : 0;
 }
 
 static int send_msg(kith_pair *p, const struct kith_msg *m)
 {
-  size_t len = 0, clen = 0;
-  int rc = kith_msg_encode(m, p->pt, KITH_NOISE_MAX_PAYLOAD, &len);
-  if (rc == 0)
-    rc = kith_noise_cipher_encrypt(p->tx, p->pt, len, p->ct, sizeof p->ct, &clen);
-  sodium_memzero(p->pt, len);
-  if (rc)
-    return fail(p, rc, "cannot send: %s", kith_strerror(rc));
-  return send_frame(p, p->ct, clen);
+  int rc = kith_chan_send_msg(&p->ch, m);
+  return rc ? fail(p, rc, "cannot send: %s", kith_strerror(rc)) : 0;
 }
 
 static int send_refuse(kith_pair *p, uint32_t code, int err)
@@ -255,7 +225,7 @@ static int send_refuse(kith_pair *p, uint32_t code, int err)
   struct kith_msg m = {.type = KITH_MSG_REFUSE};
   m.u.refuse.code = code;
   snprintf(m.u.refuse.text, sizeof m.u.refuse.text, "%s", kith_refuse_text(code));
-  int rc = p->tx ? send_msg(p, &m) : 0;
+  int rc = p->ch.tx ? send_msg(p, &m) : 0;
   p->res.refused = code;
   return rc ? rc : fail(p, err, "%s", kith_refuse_text(code));
 }
@@ -443,11 +413,11 @@ static int finish_handshake(kith_pair *p)
 {
   int rc = kith_noise_handshake_hash(p->hs, p->h, &p->hlen);
   if (rc == 0)
-    rc = kith_noise_split(p->hs, &p->tx, &p->rx);
+    rc = kith_noise_split(p->hs, &p->ch.tx, &p->ch.rx);
   kith_noise_hs_free(p->hs);
   p->hs = NULL;
   if (rc == 0)
-    rc = kith_frame_set_max(&p->fr, KITH_FRAME_MAX);
+    rc = kith_frame_set_max(&p->ch.fr, KITH_FRAME_MAX);
   if (rc)
     return fail(p, rc, "handshake: %s", kith_strerror(rc));
   p->step = S_WAIT_ID;
@@ -522,7 +492,7 @@ static int on_preamble(kith_pair *p)
   struct kith_preamble in, ans;
   uint8_t out[256], ans_b[KITH_PREAMBLE_LEN];
   size_t olen;
-  int rc = kith_preamble_decode(p->pre_in, &in);
+  int rc = kith_preamble_decode(p->ch.pre_in, &in);
   if (rc)
     return fail(p, KITH_ENOTKITH, "the other side is not a kith device");
   if (p->role == HOST) {
@@ -536,7 +506,7 @@ static int on_preamble(kith_pair *p)
       return rc;
     if (ans.version == 0)
       return fail(p, KITH_EVERSION, "%s", kith_strerror(KITH_EVERSION));
-    kith_prologue(p->pre_in, ans_b, p->prologue, &p->prologue_len);
+    kith_prologue(p->ch.pre_in, ans_b, p->prologue, &p->prologue_len);
     p->step = S_HANDSHAKE;
     return 0;
   }
@@ -544,7 +514,7 @@ static int on_preamble(kith_pair *p)
   if (kith_preamble_decode(p->my_pre, &sent) != 0 ||
       (rc = kith_preamble_check_answer(&sent, &in)) != 0)
     return fail(p, rc ? rc : KITH_EPROTO, "%s", kith_strerror(rc ? rc : KITH_EPROTO));
-  kith_prologue(p->my_pre, p->pre_in, p->prologue, &p->prologue_len);
+  kith_prologue(p->my_pre, p->ch.pre_in, p->prologue, &p->prologue_len);
   if ((rc = new_hs(p, KITH_NOISE_INITIATOR, p->inv.secret, &p->hs)) != 0 ||
       (rc = kith_noise_write_message(p->hs, NULL, 0, out, sizeof out, &olen)) != 0)
     return fail(p, rc, "handshake: %s", kith_strerror(rc));
@@ -554,15 +524,13 @@ static int on_preamble(kith_pair *p)
 
 static int on_frame(kith_pair *p, const uint8_t *body, size_t len)
 {
-  size_t plen = 0;
   struct kith_msg m;
   if (p->step == S_HANDSHAKE)
     return on_handshake(p, body, len);
-  int rc = kith_noise_cipher_decrypt(p->rx, body, len, p->pt, sizeof p->pt, &plen);
-  if (rc)
-    return fail(p, KITH_EPROTO, "a message failed its check: %s", kith_strerror(rc));
-  rc = kith_msg_decode(p->pt, plen, &m);
-  sodium_memzero(p->pt, plen);
+  int rc = kith_chan_open(&p->ch, body, len, &m);
+  if (rc == KITH_EPROTO)
+    return fail(p, KITH_EPROTO, "a message failed its check: %s",
+                kith_strerror(KITH_EBADMSG));
   if (rc == KITH_EVERSION)
     return send_refuse(p, KITH_REFUSE_VERSION, KITH_EVERSION);
   if (rc)
@@ -570,53 +538,39 @@ static int on_frame(kith_pair *p, const uint8_t *body, size_t len)
   return on_message(p, &m);
 }
 
-static int pair_feed(void *s, const uint8_t *in, size_t len)
+static int on_preamble_cb(void *s)
+{
+  return on_preamble(s);
+}
+
+static int on_frame_cb(void *s, const uint8_t *body, size_t len)
+{
+  return on_frame(s, body, len);
+}
+
+static bool ended_cb(void *s)
 {
   kith_pair *p = s;
-  while (len && p->step != S_DONE && p->step != S_FAILED) {
-    if (p->step == S_PREAMBLE) {
-      size_t take = KITH_PREAMBLE_LEN - p->pre_have;
-      if (take > len)
-        take = len;
-      memcpy(p->pre_in + p->pre_have, in, take);
-      p->pre_have += take, in += take, len -= take;
-      if (p->pre_have == KITH_PREAMBLE_LEN && on_preamble(p) != 0)
-        break;
-      continue;
-    }
-    size_t used = 0;
-    int rc = kith_frame_feed(&p->fr, in, len, &used);
-    in += used, len -= used;
-    if (rc)
-      return fail(p, KITH_EPROTO, "malformed frame");
-    const uint8_t *body = NULL;
-    size_t blen = 0;
-    if (kith_frame_pop(&p->fr, &body, &blen) != 0)
-      return fail(p, KITH_EPROTO, "malformed frame");
-    if (body && on_frame(p, body, blen) != 0)
-      break;
-    if (used == 0 && !body && len)
-      break; /* took nothing and popped nothing: never spin */
-  }
+  return p->step == S_DONE || p->step == S_FAILED;
+}
+
+static int pair_feed(void *s, const uint8_t *in, size_t len)
+{
+  static const struct kith_chan_handler h = {on_preamble_cb, on_frame_cb, ended_cb};
+  kith_pair *p = s;
+  if (kith_chan_feed(&p->ch, in, len, &h, p) != 0)
+    return fail(p, KITH_EPROTO, "malformed frame");
   return p->step == S_FAILED ? p->res.error : 0;
 }
 
 static size_t pair_pending(void *s, const uint8_t **out)
 {
-  kith_pair *p = s;
-  *out = p->out;
-  return p->out_len;
+  return kith_chan_pending(&((kith_pair *)s)->ch, out);
 }
 
 static void pair_consumed(void *s, size_t n)
 {
-  kith_pair *p = s;
-  if (n > p->out_len)
-    n = p->out_len;
-  if (n == 0)
-    return; /* out may still be NULL */
-  memmove(p->out, p->out + n, p->out_len - n);
-  p->out_len -= n;
+  kith_chan_consumed(&((kith_pair *)s)->ch, n);
 }
 
 static int pair_eof(void *s)
@@ -665,8 +619,7 @@ static int pair_new(kith_store *st, enum role role, uint64_t (*now_ms)(void),
   p->role = role;
   p->st = st;
   p->now = now_ms;
-  kith_frame_reader_init(&p->fr);
-  int rc = kith_frame_set_max(&p->fr, KITH_FRAME_MAX_HANDSHAKE);
+  int rc = kith_chan_init(&p->ch);
   if (rc == 0)
     rc = kith_txn_begin(st, false, &txn);
   if (rc == 0)
@@ -713,8 +666,8 @@ int kith_pair_host_new_after(kith_store *st, uint64_t (*now_ms)(void),
   int rc = pair_new(st, HOST, now_ms, &p);
   if (rc)
     return rc;
-  memcpy(p->pre_in, preamble, KITH_PREAMBLE_LEN);
-  p->pre_have = KITH_PREAMBLE_LEN;
+  memcpy(p->ch.pre_in, preamble, KITH_PREAMBLE_LEN);
+  p->ch.pre_have = KITH_PREAMBLE_LEN;
   (void)on_preamble(p); /* a failure is the session's state, with its answer */
   *out = p;
   return 0;
@@ -734,9 +687,7 @@ void kith_pair_free(kith_pair *p)
   if (!p)
     return;
   kith_noise_hs_free(p->hs);
-  kith_noise_cipher_free(p->tx);
-  kith_noise_cipher_free(p->rx);
-  free(p->out);
+  kith_chan_clear(&p->ch);
   sodium_memzero(p, sizeof *p);
   free(p);
 }
