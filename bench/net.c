@@ -523,7 +523,7 @@ static void add_peer(kith_store *st, const char *name, const uint8_t pk[32])
   uint8_t id[16];
   int rc = kith_txn_begin(st, true, &txn);
   if (rc == 0)
-    rc = kith_peer_add(txn, name, pk, "bench", id);
+    rc = kith_peer_add(txn, name, pk, "bench", NULL, id);
   if (rc == 0) {
     rc = kith_txn_commit(txn);
     txn = NULL;

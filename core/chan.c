@@ -63,6 +63,13 @@ int kith_chan_send_msg(struct kith_chan *c, const struct kith_msg *m)
   return rc ? rc : kith_chan_send_frame(c, c->ct, clen);
 }
 
+int kith_chan_send_plain(struct kith_chan *c, const uint8_t *pt, size_t len)
+{
+  size_t clen = 0;
+  int rc = kith_noise_cipher_encrypt(c->tx, pt, len, c->ct, sizeof c->ct, &clen);
+  return rc ? rc : kith_chan_send_frame(c, c->ct, clen);
+}
+
 int kith_chan_open(struct kith_chan *c, const uint8_t *body, size_t len,
                    struct kith_msg *m)
 {
@@ -70,7 +77,8 @@ int kith_chan_open(struct kith_chan *c, const uint8_t *body, size_t len,
   if (kith_noise_cipher_decrypt(c->rx, body, len, c->pt, sizeof c->pt, &plen) != 0)
     return KITH_EPROTO;
   int rc = kith_msg_decode(c->pt, plen, m);
-  sodium_memzero(c->pt, plen);
+  if (rc || m->type < KITH_MSG_SYNC_FIRST) /* a sync body borrows pt: kept */
+    sodium_memzero(c->pt, plen);
   return rc;
 }
 

@@ -54,8 +54,14 @@ int kith_chan_send_frame(struct kith_chan *c, const uint8_t *body,
                          size_t len) KITH_MUST_CHECK;
 /* Encodes m, encrypts it with tx and appends it as one frame. */
 int kith_chan_send_msg(struct kith_chan *c, const struct kith_msg *m) KITH_MUST_CHECK;
+/* Encrypts an already encoded message (len bytes at pt, at most
+ * KITH_NOISE_MAX_PAYLOAD) with tx and appends it as one frame. */
+int kith_chan_send_plain(struct kith_chan *c, const uint8_t *pt,
+                         size_t len) KITH_MUST_CHECK;
 /* Decrypts a transport frame with rx and decodes it into m: KITH_EPROTO if its MAC
- * fails, KITH_EVERSION or KITH_EBADMSG from the decoder. The plaintext is wiped. */
+ * fails, KITH_EVERSION or KITH_EBADMSG from the decoder. The plaintext is wiped,
+ * except a sync message's, whose body m borrows until the next call on c that
+ * sends or opens a message: decode it first. */
 int kith_chan_open(struct kith_chan *c, const uint8_t *body, size_t len,
                    struct kith_msg *m) KITH_MUST_CHECK;
 

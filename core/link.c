@@ -8,10 +8,11 @@
 
 #include "core/chan.h"
 #include "core/json.h"
+#include "core/sync.h"
 #include "proto/noise.h"
 
 enum role { DIAL, ACCEPT };
-enum step { S_PREAMBLE, S_HANDSHAKE, S_WAIT_BYE, S_DONE, S_FAILED };
+enum step { S_PREAMBLE, S_HANDSHAKE, S_WAIT_BYE, S_SYNC, S_DONE, S_FAILED };
 
 struct kith_link {
   enum role role;
@@ -24,8 +25,11 @@ struct kith_link {
   uint8_t prologue[KITH_PROLOGUE_LEN];
   size_t prologue_len;
   kith_noise_hs *hs;
+  bool want_sync; /* dialer: sync (else a ping: BYE at once) */
+  kith_sync *sy;  /* the sync session, once it started */
   struct kith_link_result res;
-  struct kith_chan ch; /* last: it is large */
+  uint8_t msg[KITH_NOISE_MAX_PAYLOAD]; /* one sync message out */
+  struct kith_chan ch;                 /* last: it is large */
 };
 
 static int fail(kith_link *l, int err, const char *fmt, ...)
@@ -115,8 +119,48 @@ static int judge(kith_link *l, kith_txn *txn, const uint8_t ed[KITH_ED25519_PK_L
   return rc;
 }
 
+/* A sync failure: the other side is told why (REFUSE 8 with the reason). */
+static int sync_failed(kith_link *l, int rc)
+{
+  struct kith_msg m = {.type = KITH_MSG_REFUSE};
+  const char *why = kith_sync_why(l->sy);
+  m.u.refuse.code = KITH_REFUSE_PROTOCOL;
+  snprintf(m.u.refuse.text, sizeof m.u.refuse.text, "%s",
+           why[0] ? why : kith_strerror(rc));
+  if (l->ch.tx)
+    (void)send_msg(l, &m);
+  l->res.refused = KITH_REFUSE_PROTOCOL;
+  return fail(l, rc, "sync: %s", why[0] ? why : kith_strerror(rc));
+}
+
+static int start_sync(kith_link *l)
+{
+  int rc = kith_sync_new(l->st, l->res.remote_pk, l->role == DIAL, l->now, &l->sy);
+  if (rc)
+    return fail(l, rc, "cannot start the sync: %s", kith_strerror(rc));
+  l->step = S_SYNC;
+  if (l->role == DIAL && (rc = kith_sync_start(l->sy)) != 0)
+    return sync_failed(l, rc);
+  return 0;
+}
+
 static int on_message(kith_link *l, const struct kith_msg *m)
 {
+  if (m->type >= KITH_MSG_SYNC_FIRST &&
+      (l->step == S_SYNC || (l->step == S_WAIT_BYE && l->role == ACCEPT && !l->sy))) {
+    int rc = l->sy ? 0 : start_sync(l);
+    if (rc == 0 && (rc = kith_sync_recv(l->sy, m)) != 0)
+      return sync_failed(l, rc);
+    return rc;
+  }
+  if (l->step == S_SYNC && m->type == KITH_MSG_BYE && l->role == ACCEPT) {
+    if (!kith_sync_over(l->sy))
+      return fail(l, KITH_ECLOSED, "the other side ended the sync before it finished");
+    int rc = send_bye(l);
+    if (rc == 0)
+      l->step = S_DONE;
+    return rc;
+  }
   if (m->type == KITH_MSG_REFUSE) {
     l->res.refused = m->u.refuse.code;
     snprintf(l->res.refused_text, sizeof l->res.refused_text, "%s", m->u.refuse.text);
@@ -199,7 +243,9 @@ static int on_handshake(kith_link *l, const uint8_t *msg, size_t len)
     return fail(l, KITH_EPROTO, "handshake failed: %s", kith_strerror(rc));
   if ((rc = finish_handshake(l)) != 0)
     return rc;
-  return send_bye(l); /* no sync protocol yet: say goodbye at once */
+  if (l->want_sync)
+    return start_sync(l);
+  return send_bye(l); /* a ping: say goodbye at once */
 }
 
 static int new_hs(kith_link *l, enum kith_noise_role role)
@@ -291,9 +337,35 @@ static int link_feed(void *s, const uint8_t *in, size_t len)
   return l->step == S_FAILED ? l->res.error : 0;
 }
 
+/* Fills the output from the sync session while there is room: the transport
+ * asks again as the socket drains, so a large sync streams without piling up. */
+static void pump(kith_link *l)
+{
+  while (l->step == S_SYNC && l->ch.out_len < KITH_CHAN_OUT_MAX / 2) {
+    size_t len = 0;
+    int rc = kith_sync_next(l->sy, l->msg, sizeof l->msg, &len);
+    if (rc) {
+      sync_failed(l, rc);
+      return;
+    }
+    if (len == 0)
+      break;
+    if (kith_chan_send_plain(&l->ch, l->msg, len) != 0) {
+      fail(l, KITH_ENOMEM, "cannot send");
+      return;
+    }
+  }
+  if (l->step == S_SYNC && l->role == DIAL && kith_sync_over(l->sy)) {
+    if (send_bye(l) == 0)
+      l->step = S_WAIT_BYE;
+  }
+}
+
 static size_t link_pending(void *s, const uint8_t **out)
 {
-  return kith_chan_pending(&((kith_link *)s)->ch, out);
+  kith_link *l = s;
+  pump(l);
+  return kith_chan_pending(&l->ch, out);
 }
 
 static void link_consumed(void *s, size_t n)
@@ -306,7 +378,7 @@ static int link_eof(void *s)
   kith_link *l = s;
   if (l->step == S_DONE || l->step == S_FAILED)
     return l->res.error;
-  if (l->role == DIAL && l->step != S_WAIT_BYE)
+  if (l->role == DIAL && l->step != S_WAIT_BYE && l->step != S_SYNC)
     return fail(l, KITH_ECLOSED,
                 "the other side closed during the handshake: it is not the device "
                 "this one expects there, or not a kith device");
@@ -322,6 +394,7 @@ static enum kith_session_state link_state(void *s)
   case S_FAILED:
     return KITH_SESSION_FAILED;
   case S_WAIT_BYE:
+  case S_SYNC:
     return KITH_SESSION_ESTABLISHED;
   default:
     return KITH_SESSION_RUNNING;
@@ -388,6 +461,21 @@ int kith_link_dial_new(kith_store *st,
   return 0;
 }
 
+int kith_link_dial_sync_new(kith_store *st,
+                            const uint8_t peer_pk[static KITH_ED25519_PK_LEN],
+                            uint64_t (*now_ms)(void), kith_link **out)
+{
+  int rc = kith_link_dial_new(st, peer_pk, now_ms, out);
+  if (rc == 0)
+    (*out)->want_sync = true;
+  return rc;
+}
+
+const struct kith_sync_stats *kith_link_sync_stats(const kith_link *l)
+{
+  return l->sy ? kith_sync_stats(l->sy) : NULL;
+}
+
 int kith_link_accept_new(kith_store *st, uint64_t (*now_ms)(void), kith_link **out)
 {
   return link_new(st, ACCEPT, now_ms, out);
@@ -422,6 +510,7 @@ void kith_link_free(kith_link *l)
   if (!l)
     return;
   kith_noise_hs_free(l->hs);
+  kith_sync_free(l->sy);
   kith_chan_clear(&l->ch);
   sodium_memzero(l, sizeof *l);
   free(l);

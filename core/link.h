@@ -9,8 +9,9 @@
  * mine); the acceptor learns the dialer's key from message 1 and decides, through
  * core/peer.h, whether it trusts it.
  *
- * Until the sync protocol exists, a link that is accepted ends at once: the dialer
- * sends BYE, the acceptor answers BYE, and both are DONE. That is `kith peer ping`.
+ * A ping (`kith peer ping`) ends at once: the dialer sends BYE, the acceptor
+ * answers BYE, and both are DONE. A sync link (kith_link_dial_sync_new) runs the
+ * sync protocol (core/sync.h) first, then the same BYE exchange.
  *
  *   dialer                                  acceptor
  *   preamble (sync)          ->
@@ -28,12 +29,12 @@
  *   devices, revoked), and the session is FAILED with KITH_EREFUSED on both sides.
  * - Someone who does not hold the acceptor's key cannot produce a message 1 it
  *   reads: the acceptor fails without sending a byte after its preamble, and
- *   reveals no static key (IK never sends the responder's). Nothing is stored on
- *   either side, in any case: a link reads the store and never writes it.
+ *   reveals no static key (IK never sends the responder's). Until the handshake
+ *   and the trust check pass, nothing is stored on either side.
  * - A stream that ends without BYE is a truncated session, never DONE; any changed
  *   byte fails a MAC or the preamble check.
  *
- * What it does not do: retry, time out (net/ does), or sync anything yet.
+ * What it does not do: retry or time out (net/ does).
  */
 #ifndef KITH_LINK_H
 #define KITH_LINK_H
@@ -60,6 +61,16 @@ typedef struct kith_link kith_link;
 int kith_link_dial_new(kith_store *st,
                        const uint8_t peer_pk[static KITH_ED25519_PK_LEN],
                        uint64_t (*now_ms)(void), kith_link **out) KITH_MUST_CHECK;
+
+/* The same, to sync (core/sync.h) rather than ping: after the handshake the
+ * dialer starts a sync round; the link ends with BYE once every round is over
+ * on both sides. The acceptor syncs when the dialer starts to. */
+int kith_link_dial_sync_new(kith_store *st,
+                            const uint8_t peer_pk[static KITH_ED25519_PK_LEN],
+                            uint64_t (*now_ms)(void), kith_link **out) KITH_MUST_CHECK;
+/* What the sync moved so far; NULL if the link did not sync. */
+struct kith_sync_stats;
+const struct kith_sync_stats *kith_link_sync_stats(const kith_link *l);
 
 /* The accepting side, for a connection that has sent nothing yet. */
 int kith_link_accept_new(kith_store *st, uint64_t (*now_ms)(void),

@@ -13,6 +13,7 @@
 #define N KITH_KIND_NOTE
 #define P KITH_KIND_PEER
 #define D KITH_KIND_DEVICE
+#define R KITH_KIND_ROSTER
 
 static const struct kith_field fields[] = {
     {KITH_F_NAME, C, KITH_SHAPE_TEXT, "name", "fn", false},
@@ -44,16 +45,19 @@ static const struct kith_field fields[] = {
     {KITH_F_PEER_KEYS, P, KITH_SHAPE_TYPED, "keys", NULL, true},
     {KITH_F_PEER_STATUS, P, KITH_SHAPE_TEXT, "status", NULL, true},
     {KITH_F_PEER_PAIRED, P, KITH_SHAPE_DATE, "paired", NULL, true},
+    {KITH_F_PEER_SPACE, P, KITH_SHAPE_TEXT, "space", NULL, true},
     {KITH_F_DEVICE_LABEL, D, KITH_SHAPE_TEXT, "label", NULL, true},
     {KITH_F_DEVICE_KEY, D, KITH_SHAPE_TEXT, "key", NULL, true},
     {KITH_F_DEVICE_ADDED, D, KITH_SHAPE_DATE, "added", NULL, true},
     {KITH_F_DEVICE_REVOKED, D, KITH_SHAPE_DATE, "revoked", NULL, true},
+    {KITH_F_ROSTER_KEYS, R, KITH_SHAPE_TYPED, "keys", NULL, false},
 };
 
 #undef C
 #undef N
 #undef P
 #undef D
+#undef R
 
 const struct kith_field *kith_fields(size_t *n)
 {
@@ -271,9 +275,36 @@ int kith_value_check(const struct kith_field *f, const struct kith_value *v)
 
 /* ---- writes -------------------------------------------------------------- */
 
+int kith_card_space(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
+                    uint32_t *space)
+{
+  struct kith_reg k = {0};
+  int rc = kith_txn_get(txn, id, KITH_F_KIND, NULL, &k);
+  *space = KITH_SPACE_SELF;
+  if (rc == 0 && k.space)
+    *space = k.space;
+  kith_reg_clear(&k);
+  return rc == KITH_ENOTFOUND ? 0 : rc;
+}
+
+bool kith_field_in_card(uint8_t field)
+{
+  const struct kith_field *f = kith_field_by_id(field);
+  if (field == KITH_F_KIND)
+    return true;
+  return f && !f->priv && (f->kind == KITH_KIND_CONTACT || f->kind == KITH_KIND_ROSTER);
+}
+
+/* A local write goes where the record's card lives if it is part of the card,
+ * else to self. (An existing register keeps its space: kith_txn_put.) */
 static int put_local(kith_txn *txn, struct kith_reg *r)
 {
-  int rc = kith_txn_stamp(txn, &r->stamp);
+  int rc = 0;
+  r->space = KITH_SPACE_SELF;
+  if (kith_field_in_card(r->field) && r->field != KITH_F_KIND)
+    rc = kith_card_space(txn, r->ent, &r->space);
+  if (rc == 0)
+    rc = kith_txn_stamp(txn, &r->stamp);
   if (rc == 0)
     rc = kith_txn_put(txn, r, NULL);
   return rc;

@@ -68,10 +68,12 @@ enum {
   KITH_F_PEER_KEYS = 61,    /* set of [device key hex, device label] */
   KITH_F_PEER_STATUS = 62,  /* "confirmed", or "pending" (introduced, not paired) */
   KITH_F_PEER_PAIRED = 63,  /* when */
+  KITH_F_PEER_SPACE = 64,   /* our partnership space's id, hex (core/space.h) */
   KITH_F_DEVICE_LABEL = 80, /* my own device: its label */
   KITH_F_DEVICE_KEY = 81,   /* its Ed25519 key, hex */
   KITH_F_DEVICE_ADDED = 82,
   KITH_F_DEVICE_REVOKED = 83, /* set once revoked: refused from then on */
+  KITH_F_ROSTER_KEYS = 100,   /* set of [device key hex, label]: both users' devices */
 };
 
 #define KITH_ADDR_PARTS 8
@@ -108,6 +110,14 @@ int kith_value_check(const struct kith_field *f,
 
 /* A new random 128-bit record id. Can't fail. */
 void kith_random_id(uint8_t id[static KITH_ID_LEN]);
+
+/* The space a record's card lives in: its kind register's (self if it has none
+ * yet). Private fields and notes always live in self. */
+int kith_card_space(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
+                    uint32_t *space) KITH_MUST_CHECK;
+/* True for the registers that make up a shareable card: the kind and the
+ * non-private fields of contacts and rosters. */
+bool kith_field_in_card(uint8_t field);
 
 /* Creates a record of kind with a new random id (or with *id if use_id). */
 int kith_record_create(kith_txn *txn, int kind, bool use_id,

@@ -8,6 +8,7 @@
 
 #include "core/chan.h"
 #include "core/peer.h"
+#include "core/space.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "proto/noise.h"
@@ -281,7 +282,9 @@ static int record_peer(kith_pair *p, kith_txn *txn)
 {
   if (p->inv.device)
     return kith_device_add(txn, p->res.peer_label, p->res.peer_pk, p->res.peer_id);
-  return kith_peer_add(txn, p->res.peer_name, p->res.peer_pk, p->res.peer_label,
+  uint8_t gid[KITH_GID_LEN]; /* our partnership space: the same on both sides */
+  kith_space_derive(p->h, p->hlen, gid);
+  return kith_peer_add(txn, p->res.peer_name, p->res.peer_pk, p->res.peer_label, gid,
                        p->res.peer_id);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/space.h"
 #include "proto/hex.h"
 
 void kith_fingerprint(const uint8_t pk[static KITH_ED25519_PK_LEN], char out[40])
@@ -50,6 +51,50 @@ struct owner {
   bool found;
 };
 
+struct id_list {
+  size_t n, cap;
+  uint8_t (*v)[KITH_ID_LEN];
+};
+
+static int collect_ids(void *arg, const uint8_t id[KITH_ID_LEN])
+{
+  struct id_list *l = arg;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 8;
+    void *p = realloc(l->v, cap * sizeof *l->v);
+    if (!p)
+      return KITH_ENOMEM;
+    l->v = p, l->cap = cap;
+  }
+  memcpy(l->v[l->n++], id, KITH_ID_LEN);
+  return 0;
+}
+
+void kith_device_id_of(const uint8_t pk[static KITH_ED25519_PK_LEN],
+                       uint8_t dev[static KITH_DEVICE_ID_LEN])
+{
+  crypto_generichash(dev, KITH_DEVICE_ID_LEN, pk, KITH_ED25519_PK_LEN,
+                     (const uint8_t *)"kith device id v1", 17);
+}
+
+/* My live, unrevoked devices' keys go into a partnership's roster. */
+static int roster_my_devices(kith_txn *txn, const uint8_t gid[16])
+{
+  struct id_list ids = {0};
+  int rc = kith_kind_each(txn, KITH_KIND_DEVICE, collect_ids, &ids);
+  for (size_t i = 0; rc == 0 && i < ids.n; i++) {
+    struct kith_record *rec = NULL;
+    uint8_t pk[KITH_ED25519_PK_LEN];
+    if ((rc = kith_record_load(txn, ids.v[i], &rec)) != 0)
+      break;
+    if (!kith_record_text(rec, KITH_F_DEVICE_REVOKED) && kith_record_key(rec, pk) == 0)
+      rc = kith_roster_add(txn, gid, pk, kith_record_text(rec, KITH_F_DEVICE_LABEL));
+    kith_record_free(rec);
+  }
+  free(ids.v);
+  return rc;
+}
+
 static int owner_one(void *arg, const uint8_t id[KITH_ID_LEN])
 {
   struct owner *o = arg;
@@ -78,10 +123,67 @@ int kith_key_owner(kith_txn *txn, int kind,
   int rc = kith_kind_each(txn, kind, owner_one, &o);
   if (rc < 0)
     return rc;
+  if (!o.found && kind == KITH_KIND_PEER) { /* a partner's device met via a roster */
+    struct kith_space_list all;
+    if ((rc = kith_partner_spaces(txn, &all)) != 0)
+      return rc;
+    for (size_t i = 0; i < all.n && !o.found; i++) {
+      enum kith_roster_state st;
+      if ((rc = kith_roster_state(txn, all.gid[i], pk, &st)) != 0)
+        return rc;
+      if (st == KITH_ROSTER_LIVE && kith_space_peer(txn, all.gid[i], o.id) == 0)
+        o.found = true;
+    }
+  }
   if (!o.found)
     return KITH_ENOTFOUND;
   memcpy(id, o.id, KITH_ID_LEN);
   return 0;
+}
+
+int kith_partner_key(kith_txn *txn, const uint8_t gid[static 16],
+                     const uint8_t pk[static KITH_ED25519_PK_LEN], bool *member)
+{
+  enum kith_roster_state st;
+  uint8_t peer[KITH_ID_LEN];
+  struct owner o = {txn, KITH_KIND_PEER, {0}, {0}, false};
+  *member = false;
+  int rc = kith_roster_state(txn, gid, pk, &st);
+  if (rc || st == KITH_ROSTER_REMOVED)
+    return rc;
+  if (st == KITH_ROSTER_LIVE) {
+    *member = true;
+    return 0;
+  }
+  /* Not in the roster yet (nothing synced since pairing): the peer's own keys. */
+  if ((rc = kith_space_peer(txn, gid, peer)) != 0)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  kith_hex_encode(pk, KITH_ED25519_PK_LEN, o.hex);
+  if ((rc = owner_one(&o, peer)) < 0)
+    return rc;
+  *member = o.found;
+  return 0;
+}
+
+int kith_dev_mine(kith_txn *txn, const uint8_t dev[static KITH_DEVICE_ID_LEN],
+                  bool *mine)
+{
+  struct id_list ids = {0};
+  int rc = kith_kind_each(txn, KITH_KIND_DEVICE, collect_ids, &ids);
+  *mine = false;
+  for (size_t i = 0; rc == 0 && i < ids.n && !*mine; i++) {
+    struct kith_record *rec = NULL;
+    uint8_t pk[KITH_ED25519_PK_LEN], d[KITH_DEVICE_ID_LEN];
+    if ((rc = kith_record_load(txn, ids.v[i], &rec)) != 0)
+      break;
+    if (kith_record_key(rec, pk) == 0) {
+      kith_device_id_of(pk, d);
+      *mine = memcmp(d, dev, KITH_DEVICE_ID_LEN) == 0;
+    }
+    kith_record_free(rec);
+  }
+  free(ids.v);
+  return rc;
 }
 
 static int set_text(kith_txn *txn, const uint8_t id[KITH_ID_LEN], uint8_t field,
@@ -107,8 +209,9 @@ static int today(kith_txn *txn, char day[25])
 
 int kith_peer_add(kith_txn *txn, const char *name,
                   const uint8_t pk[static KITH_ED25519_PK_LEN], const char *label,
-                  uint8_t id[static KITH_ID_LEN])
+                  const uint8_t *gid, uint8_t id[static KITH_ID_LEN])
 {
+  uint8_t have[KITH_GID_LEN];
   char hex[2 * KITH_ED25519_PK_LEN + 1], day[25];
   kith_hex_encode(pk, KITH_ED25519_PK_LEN, hex);
   int rc = kith_key_owner(txn, KITH_KIND_PEER, pk, id);
@@ -129,6 +232,19 @@ int kith_peer_add(kith_txn *txn, const char *name,
     rc = set_text(txn, id, KITH_F_PEER_STATUS, "confirmed");
   if (rc == 0 && fresh && (rc = today(txn, day)) == 0)
     rc = set_text(txn, id, KITH_F_PEER_PAIRED, day);
+  if (rc || !gid)
+    return rc;
+  rc = kith_peer_space(txn, id, have); /* re-pairing keeps the space it has */
+  if (rc == KITH_ENOTFOUND) {
+    char ghex[2 * KITH_GID_LEN + 1];
+    kith_hex_encode(gid, KITH_GID_LEN, ghex);
+    if ((rc = set_text(txn, id, KITH_F_PEER_SPACE, ghex)) == 0)
+      memcpy(have, gid, KITH_GID_LEN);
+  }
+  if (rc == 0)
+    rc = kith_roster_add(txn, have, pk, label);
+  if (rc == 0)
+    rc = roster_my_devices(txn, have);
   return rc;
 }
 
@@ -150,6 +266,11 @@ int kith_device_add(kith_txn *txn, const char *label,
     rc = set_text(txn, id, KITH_F_DEVICE_LABEL, label && *label ? label : "device");
   if (rc == 0 && (rc = today(txn, day)) == 0)
     rc = set_text(txn, id, KITH_F_DEVICE_ADDED, day);
+  struct kith_space_list all; /* my partners learn of it through our rosters */
+  if (rc == 0)
+    rc = kith_partner_spaces(txn, &all);
+  for (size_t i = 0; rc == 0 && i < all.n; i++)
+    rc = kith_roster_add(txn, all.gid[i], pk, label && *label ? label : "device");
   return rc;
 }
 
@@ -171,6 +292,11 @@ int kith_device_revoke(kith_txn *txn, const uint8_t id[static KITH_ID_LEN])
   if (rc == 0 && !kith_record_text(rec, KITH_F_DEVICE_REVOKED) &&
       (rc = today(txn, day)) == 0)
     rc = set_text(txn, id, KITH_F_DEVICE_REVOKED, day);
+  struct kith_space_list all; /* and my partners refuse it once this reaches them */
+  if (rc == 0)
+    rc = kith_partner_spaces(txn, &all);
+  for (size_t i = 0; rc == 0 && i < all.n; i++)
+    rc = kith_roster_remove(txn, all.gid[i], pk);
   kith_record_free(rec);
   return rc;
 }
@@ -192,7 +318,29 @@ int kith_trust_check(kith_txn *txn, const uint8_t pk[static KITH_ED25519_PK_LEN]
   }
   if (rc != KITH_ENOTFOUND)
     return rc;
-  rc = kith_key_owner(txn, KITH_KIND_PEER, pk, id);
+  /* A partner's device: in one of our partnership rosters, or one of the keys I
+   * paired with and not removed from that roster since (revoked by its owner). */
+  struct kith_space_list all;
+  bool removed = false;
+  if ((rc = kith_partner_spaces(txn, &all)) != 0)
+    return rc;
+  for (size_t i = 0; i < all.n; i++) {
+    enum kith_roster_state st;
+    bool member;
+    if ((rc = kith_roster_state(txn, all.gid[i], pk, &st)) != 0 ||
+        (rc = kith_partner_key(txn, all.gid[i], pk, &member)) != 0)
+      return rc;
+    if (member) {
+      *out = KITH_TRUST_PEER;
+      return 0;
+    }
+    removed |= st == KITH_ROSTER_REMOVED;
+  }
+  if (removed) {
+    *out = KITH_TRUST_REVOKED;
+    return 0;
+  }
+  rc = kith_key_owner(txn, KITH_KIND_PEER, pk, id); /* a peer paired before spaces */
   if (rc == 0)
     *out = KITH_TRUST_PEER;
   return rc == KITH_ENOTFOUND ? 0 : rc;
@@ -213,7 +361,9 @@ static int x_match_one(void *arg, const uint8_t id[KITH_ID_LEN])
   int rc = kith_record_load(m->txn, id, &rec);
   if (rc)
     return rc == KITH_ENOTFOUND ? 0 : rc;
-  uint8_t field = m->kind == KITH_KIND_PEER ? KITH_F_PEER_KEYS : KITH_F_DEVICE_KEY;
+  uint8_t field = m->kind == KITH_KIND_PEER     ? KITH_F_PEER_KEYS
+                  : m->kind == KITH_KIND_ROSTER ? KITH_F_ROSTER_KEYS
+                                                : KITH_F_DEVICE_KEY;
   for (size_t i = 0; i < rec->n && !m->found; i++) {
     const struct kith_reg *r = &rec->regs[i];
     uint8_t ed[KITH_ED25519_PK_LEN], x[32];
@@ -234,11 +384,11 @@ int kith_trust_check_x25519(kith_txn *txn, const uint8_t x_pk[static 32],
                             enum kith_trust *out,
                             uint8_t ed_pk[static KITH_ED25519_PK_LEN])
 {
-  static const int kinds[] = {KITH_KIND_DEVICE, KITH_KIND_PEER};
+  static const int kinds[] = {KITH_KIND_DEVICE, KITH_KIND_PEER, KITH_KIND_ROSTER};
   struct x_match m = {txn, 0, x_pk, {0}, false};
   *out = KITH_TRUST_NONE;
   memset(ed_pk, 0, KITH_ED25519_PK_LEN);
-  for (size_t i = 0; i < 2 && !m.found; i++) {
+  for (size_t i = 0; i < 3 && !m.found; i++) {
     m.kind = kinds[i];
     int rc = kith_kind_each(txn, m.kind, x_match_one, &m);
     if (rc < 0)

@@ -29,19 +29,36 @@ enum kith_trust {
  * "confirmed". *id gets the peer's id. */
 int kith_peer_add(kith_txn *txn, const char *name,
                   const uint8_t pk[static KITH_ED25519_PK_LEN], const char *label,
-                  uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+                  const uint8_t *gid, uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+/* gid (16 bytes, may be NULL): our partnership space (core/space.h), derived from
+ * the pairing; a new peer takes it, and its roster gets pk and my devices' keys. */
+
+/* Whether pk is a partner's device in partnership gid: in its roster, or one of
+ * that peer's own keys not removed from the roster (revoked by its owner). */
+int kith_partner_key(kith_txn *txn, const uint8_t gid[static 16],
+                     const uint8_t pk[static KITH_ED25519_PK_LEN],
+                     bool *member) KITH_MUST_CHECK;
+
+/* The device id (the `dev` of its stamps) of the device holding Ed25519 key pk. */
+void kith_device_id_of(const uint8_t pk[static KITH_ED25519_PK_LEN],
+                       uint8_t dev[static KITH_DEVICE_ID_LEN]);
+/* Whether dev is one of my devices (revoked ones too). */
+int kith_dev_mine(kith_txn *txn, const uint8_t dev[static KITH_DEVICE_ID_LEN],
+                  bool *mine) KITH_MUST_CHECK;
 
 /* The live peer or device record holding pk, by kind. KITH_ENOTFOUND. */
 int kith_key_owner(kith_txn *txn, int kind,
                    const uint8_t pk[static KITH_ED25519_PK_LEN],
                    uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 
-/* Records one of my devices (idempotent on pk). */
+/* Records one of my devices (idempotent on pk); its key joins every partnership's
+ * roster. */
 int kith_device_add(kith_txn *txn, const char *label,
                     const uint8_t pk[static KITH_ED25519_PK_LEN],
                     uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 
-/* Marks a device revoked (from now on refused everywhere this record reaches).
+/* Marks a device revoked (from now on refused everywhere this record reaches) and
+ * removes its key from every partnership's roster, so my partners refuse it too.
  * KITH_EINVAL for this device itself. */
 int kith_device_revoke(kith_txn *txn,
                        const uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;

@@ -53,7 +53,8 @@ struct kith_store {
   bool rdonly;
 };
 
-#define SEQ_SLOTS 8
+#define SEQ_SLOTS 8    /* spaces one record spans (self and its card's space) */
+#define TXN_SPACES 512 /* spaces one transaction writes (a revocation: all) */
 
 /* The record being written, decoded. */
 struct cur {
@@ -75,14 +76,15 @@ struct kith_txn {
   bool have_hlc;
   uint64_t hlc; /* this transaction's clock; written back on commit */
   /* sequence counters per space, read once, written back on commit */
-  uint32_t seq_sp[SEQ_SLOTS];
-  uint64_t seq_v[SEQ_SLOTS];
+  uint32_t seq_sp[TXN_SPACES];
+  uint64_t seq_v[TXN_SPACES];
   int nseq;
   struct cur cur;
 };
 
 /* The kind register holds the kind's name: readable in dumps, fixed in tests. */
-static const char *const kind_names[] = {NULL, "contact", "note", "peer", "device"};
+static const char *const kind_names[] = {NULL,   "contact", "note",
+                                         "peer", "device",  "roster"};
 
 const char *kith_kind_name(int kind)
 {
@@ -621,7 +623,7 @@ static int seq_slot(kith_txn *t, uint32_t space, int *slot)
       *slot = i;
       return 0;
     }
-  if (t->nseq == SEQ_SLOTS)
+  if (t->nseq == TXN_SPACES)
     return KITH_ETOOBIG; /* more spaces in one transaction than kith uses */
   char k[16];
   uint64_t v;
@@ -1207,6 +1209,105 @@ int kith_log_each(kith_txn *t, uint32_t space, uint64_t after, kith_reg_cb cb,
     rc = map_err(m);
   mdb_cursor_close(c);
   return rc;
+}
+
+int kith_log_records(kith_txn *t, uint32_t space, uint64_t after, kith_rec_cb cb,
+                     void *arg)
+{
+  MDB_cursor *c = NULL;
+  uint8_t lk[12];
+  be_put(lk, space, 4);
+  be_put(lk + 4, after + 1, 8);
+  MDB_val key = {12, lk}, val;
+  int rc = flush(t);
+  if (rc == 0)
+    rc = map_err(mdb_cursor_open(t->txn, t->st->log, &c));
+  if (rc)
+    return rc;
+  int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+  for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+    if (key.mv_size != 12 || be_get(key.mv_data, 4) != space)
+      break;
+    struct kith_reg *regs = NULL;
+    size_t n = 0, k = 0;
+    if (val.mv_size != KITH_ID_LEN) {
+      rc = KITH_ECORRUPT;
+      break;
+    }
+    uint64_t seq = be_get((const uint8_t *)key.mv_data + 4, 8);
+    uint8_t ent[KITH_ID_LEN];
+    memcpy(ent, val.mv_data, KITH_ID_LEN);
+    if ((rc = read_record(t, ent, &regs, &n)) != 0) {
+      rc = rc == KITH_ENOTFOUND ? KITH_ECORRUPT : rc;
+      break;
+    }
+    for (size_t i = 0; i < n; i++) { /* keep the registers in space, in order */
+      if (regs[i].space != space) {
+        kith_reg_clear(&regs[i]);
+        continue;
+      }
+      regs[k++] = regs[i];
+    }
+    rc = cb(arg, ent, seq, regs, k);
+    free_regs(regs, k);
+    if (rc)
+      break;
+  }
+  if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
+    rc = map_err(m);
+  mdb_cursor_close(c);
+  return rc;
+}
+
+int kith_log_count(kith_txn *t, uint32_t space, uint64_t after, uint64_t *out)
+{
+  MDB_cursor *c = NULL;
+  uint8_t lk[12];
+  be_put(lk, space, 4);
+  be_put(lk + 4, after + 1, 8);
+  MDB_val key = {12, lk}, val;
+  *out = 0;
+  int rc = flush(t);
+  if (rc == 0)
+    rc = map_err(mdb_cursor_open(t->txn, t->st->log, &c));
+  if (rc)
+    return rc;
+  int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+  for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+    if (key.mv_size != 12 || be_get(key.mv_data, 4) != space)
+      break;
+    (*out)++;
+  }
+  if (m != 0 && m != MDB_NOTFOUND)
+    rc = map_err(m);
+  mdb_cursor_close(c);
+  return rc;
+}
+
+int kith_txn_move(kith_txn *t, const uint8_t ent[static KITH_ID_LEN], uint8_t field,
+                  const uint8_t *elem, uint32_t space)
+{
+  struct kith_reg key = {.field = field, .has_elem = elem != NULL};
+  bool found;
+  int rc;
+  if (!t->write || space == 0)
+    return KITH_EINVAL;
+  if (elem)
+    memcpy(key.elem, elem, KITH_ID_LEN);
+  if ((rc = hold(t, ent)) != 0)
+    return rc;
+  struct cur *c = &t->cur;
+  size_t at = find(c->regs, c->n, &key, &found);
+  if (!found)
+    return KITH_ENOTFOUND;
+  struct kith_reg *r = &c->regs[at];
+  if (r->space == space)
+    return 0;
+  if (cur_space(c, space) < 0)
+    return KITH_ETOOBIG;
+  r->space = space;
+  c->dirty = true;
+  return session_seq(t, space, &r->seq);
 }
 
 int kith_reg_each(kith_txn *t, kith_reg_cb cb, void *arg)

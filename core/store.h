@@ -52,6 +52,7 @@ enum kith_kind {
   KITH_KIND_NOTE = 2,
   KITH_KIND_PEER = 3,   /* a partner: another user, paired */
   KITH_KIND_DEVICE = 4, /* one of my own devices */
+  KITH_KIND_ROSTER = 5, /* a partnership's device list, in its space */
 };
 
 /* The kind's name as its kind register holds it ("contact"...), or NULL. */
@@ -155,6 +156,22 @@ int kith_notes_each(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
 typedef int (*kith_reg_cb)(void *arg, const struct kith_reg *reg);
 int kith_log_each(kith_txn *txn, uint32_t space, uint64_t after, kith_reg_cb cb,
                   void *arg);
+/* The same walk by whole records: for each log entry of space after `after`, in
+ * log order, cb gets the record id, the entry's sequence number and the record's
+ * registers in that space (sorted; borrowed for the call). */
+typedef int (*kith_rec_cb)(void *arg, const uint8_t ent[KITH_ID_LEN], uint64_t seq,
+                           const struct kith_reg *regs, size_t n);
+int kith_log_records(kith_txn *txn, uint32_t space, uint64_t after, kith_rec_cb cb,
+                     void *arg);
+/* How many log entries space has after `after`: the records a peer that holds
+ * everything through `after` still lacks. O(those entries). */
+int kith_log_count(kith_txn *txn, uint32_t space, uint64_t after,
+                   uint64_t *out) KITH_MUST_CHECK;
+/* Moves one register into space (sharing a card moves its registers): it gets the
+ * next sequence number there, and the record's log entries follow at commit. The
+ * state is untouched (same stamps, same value). KITH_ENOTFOUND, KITH_EINVAL. */
+int kith_txn_move(kith_txn *txn, const uint8_t ent[static KITH_ID_LEN], uint8_t field,
+                  const uint8_t *elem, uint32_t space) KITH_MUST_CHECK;
 /* The highest sequence number given out in a space (0 if none). */
 int kith_txn_seq(kith_txn *txn, uint32_t space, uint64_t *out) KITH_MUST_CHECK;
 

@@ -53,8 +53,9 @@ static void setup(void)
   if (kith_store_init(home, "Ana", "laptop", &o, &st) != 0 ||
       kith_txn_begin(st, true, &txn) != 0 ||
       kith_pair_invite_create(txn, false, clock_ms() + 3600000, &inv) != 0 ||
-      kith_peer_add(txn, "Bea", pk, "phone", id) != 0 || kith_txn_commit(txn) != 0 ||
-      kith_txn_begin(st, false, &txn) != 0 || kith_store_digest(txn, digest0) != 0)
+      kith_peer_add(txn, "Bea", pk, "phone", NULL, id) != 0 ||
+      kith_txn_commit(txn) != 0 || kith_txn_begin(st, false, &txn) != 0 ||
+      kith_store_digest(txn, digest0) != 0)
     abort();
   kith_txn_abort(txn);
   atexit(teardown);

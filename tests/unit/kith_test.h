@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "core/session.h"
 #include "core/store.h"
 #include "proto/err.h"
 #include "proto/hex.h"
@@ -166,6 +167,76 @@ static inline kith_txn *kt_begin(kith_store *st, bool write)
 static inline void kt_commit(kith_txn *t)
 {
   assert_rc(kith_txn_commit(t), 0);
+}
+
+/* ---- sessions back to back ------------------------------------------------------ */
+
+/* How a pump run went: bytes each way. */
+struct kt_flow {
+  long ab, ba;
+};
+
+/* Moves bytes both ways between sessions a and b (driven through vt) until both end
+ * or nothing moves: `chunk` bytes per feed at most (0: all at once); flips the byte
+ * at offset flip_ab of the stream a -> b and flip_ba of b -> a (-1: none); stops
+ * moving once `budget` bytes moved in all (-1: no budget), as a connection cut
+ * there would. A side that ended with nothing left to send closes: the other reads
+ * EOF. At most max_rounds rounds. */
+static inline struct kt_flow kt_pump(const struct kith_session_vt *vt, void *a, void *b,
+                                     size_t chunk, long flip_ab, long flip_ba,
+                                     long budget, int max_rounds)
+{
+  struct kt_flow f = {0, 0};
+  bool a_eof = false, b_eof = false;
+  for (int rounds = 0; rounds < max_rounds; rounds++) {
+    bool moved = false;
+    void *from[2] = {a, b}, *to[2] = {b, a};
+    bool *to_eof[2] = {&b_eof, &a_eof};
+    long *sent[2] = {&f.ab, &f.ba}, flip[2] = {flip_ab, flip_ba};
+    for (int d = 0; d < 2; d++) {
+      const uint8_t *buf;
+      size_t n = vt->pending(from[d], &buf);
+      if (!n || *to_eof[d])
+        continue;
+      if (chunk && n > chunk)
+        n = chunk;
+      if (budget >= 0 && f.ab + f.ba + (long)n > budget)
+        n = (size_t)(budget - f.ab - f.ba > 0 ? budget - f.ab - f.ba : 0);
+      if (!n)
+        continue;
+      uint8_t *copy = malloc(n);
+      assert_non_null(copy);
+      memcpy(copy, buf, n);
+      if (flip[d] >= *sent[d] && flip[d] < *sent[d] + (long)n)
+        copy[flip[d] - *sent[d]] ^= 0x40;
+      vt->consumed(from[d], n);
+      enum kith_session_state st = vt->state(to[d]);
+      if (st != KITH_SESSION_DONE && st != KITH_SESSION_FAILED)
+        vt->feed(to[d], copy, n); /* a transport stops feeding an ended session */
+      free(copy);
+      *sent[d] += (long)n;
+      moved = true;
+    }
+    if (budget >= 0 && f.ab + f.ba >= budget)
+      break; /* the cut: neither side hears from the other again */
+    enum kith_session_state sa = vt->state(a), sb = vt->state(b);
+    bool a_end = sa == KITH_SESSION_DONE || sa == KITH_SESSION_FAILED;
+    bool b_end = sb == KITH_SESSION_DONE || sb == KITH_SESSION_FAILED;
+    const uint8_t *buf;
+    if (a_end && !b_eof && !vt->pending(a, &buf)) {
+      if (!b_end)
+        vt->eof(b);
+      b_eof = moved = true;
+    }
+    if (b_end && !a_eof && !vt->pending(b, &buf)) {
+      if (!a_end)
+        vt->eof(a);
+      a_eof = moved = true;
+    }
+    if ((a_end && b_end) || !moved)
+      break;
+  }
+  return f;
 }
 
 #endif

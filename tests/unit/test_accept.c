@@ -63,10 +63,10 @@ static void test_accept_link_and_pair(void **state)
   uint8_t pa[32], pb[32], pc[32], id[16];
   new_store(&a, "Ana", pa), new_store(&b, "Bea", pb), new_store(&c, "Cy", pc);
   kith_txn *t = kt_begin(a.st, true);
-  assert_rc(kith_peer_add(t, "Bea", pb, "phone", id), 0);
+  assert_rc(kith_peer_add(t, "Bea", pb, "phone", NULL, id), 0);
   kt_commit(t);
   t = kt_begin(b.st, true);
-  assert_rc(kith_peer_add(t, "Ana", pa, "laptop", id), 0);
+  assert_rc(kith_peer_add(t, "Ana", pa, "laptop", NULL, id), 0);
   kt_commit(t);
 
   for (size_t chunk = 0; chunk <= 1; chunk++) {

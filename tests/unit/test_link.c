@@ -17,63 +17,10 @@ static uint64_t clock_fn(void)
   return kt_now_ms;
 }
 
-/* How a pump run went: bytes each way. */
-struct flow {
-  long ab, ba;
-};
-
-/* Moves bytes both ways between dialer a and acceptor b until both end or nothing
- * moves: `chunk` bytes per feed at most (0: all at once); flips the byte at offset
- * flip_ab of the stream a -> b and flip_ba of b -> a (-1: none). A side that ended
- * with nothing left to send closes: the other reads EOF. At most 1,000 rounds. */
-static struct flow pump(void *a, void *b, size_t chunk, long flip_ab, long flip_ba)
+/* The shared pump (kith_test.h) over links, without a budget. */
+static struct kt_flow pump(void *a, void *b, size_t chunk, long flip_ab, long flip_ba)
 {
-  const struct kith_session_vt *vt = &kith_link_vt;
-  struct flow f = {0, 0};
-  bool a_eof = false, b_eof = false;
-  for (int rounds = 0; rounds < 1000; rounds++) {
-    bool moved = false;
-    void *from[2] = {a, b}, *to[2] = {b, a};
-    bool *to_eof[2] = {&b_eof, &a_eof};
-    long *sent[2] = {&f.ab, &f.ba}, flip[2] = {flip_ab, flip_ba};
-    for (int d = 0; d < 2; d++) {
-      const uint8_t *buf;
-      size_t n = vt->pending(from[d], &buf);
-      if (!n || *to_eof[d])
-        continue;
-      if (chunk && n > chunk)
-        n = chunk;
-      uint8_t *copy = malloc(n);
-      assert_non_null(copy);
-      memcpy(copy, buf, n);
-      if (flip[d] >= *sent[d] && flip[d] < *sent[d] + (long)n)
-        copy[flip[d] - *sent[d]] ^= 0x40;
-      vt->consumed(from[d], n);
-      enum kith_session_state st = vt->state(to[d]);
-      if (st != KITH_SESSION_DONE && st != KITH_SESSION_FAILED)
-        vt->feed(to[d], copy, n); /* a transport stops feeding an ended session */
-      free(copy);
-      *sent[d] += (long)n;
-      moved = true;
-    }
-    enum kith_session_state sa = vt->state(a), sb = vt->state(b);
-    bool a_end = sa == KITH_SESSION_DONE || sa == KITH_SESSION_FAILED;
-    bool b_end = sb == KITH_SESSION_DONE || sb == KITH_SESSION_FAILED;
-    const uint8_t *buf;
-    if (a_end && !b_eof && !vt->pending(a, &buf)) {
-      if (!b_end)
-        vt->eof(b);
-      b_eof = moved = true;
-    }
-    if (b_end && !a_eof && !vt->pending(b, &buf)) {
-      if (!a_end)
-        vt->eof(a);
-      a_eof = moved = true;
-    }
-    if ((a_end && b_end) || !moved)
-      break;
-  }
-  return f;
+  return kt_pump(&kith_link_vt, a, b, chunk, flip_ab, flip_ba, -1, 1000);
 }
 
 struct side {
@@ -102,7 +49,7 @@ static void knows(struct side *a, const struct side *b, const char *name)
   uint8_t id[16];
   kith_txn *t = kt_begin(a->s.st, true);
   if (name)
-    assert_rc(kith_peer_add(t, name, b->pk, "laptop", id), 0);
+    assert_rc(kith_peer_add(t, name, b->pk, "laptop", NULL, id), 0);
   else
     assert_rc(kith_device_add(t, "second", b->pk, id), 0);
   kt_commit(t);
@@ -110,13 +57,13 @@ static void knows(struct side *a, const struct side *b, const char *name)
 
 /* dialer dials the key `to` (acceptor's own, unless a test lies) and the acceptor
  * answers; results land in each side. */
-static struct flow link_run(struct side *dialer, const uint8_t to[32],
-                            struct side *acceptor, size_t chunk, long flip_ab,
-                            long flip_ba)
+static struct kt_flow link_run(struct side *dialer, const uint8_t to[32],
+                               struct side *acceptor, size_t chunk, long flip_ab,
+                               long flip_ba)
 {
   assert_rc(kith_link_dial_new(dialer->s.st, to, clock_fn, &dialer->l), 0);
   assert_rc(kith_link_accept_new(acceptor->s.st, clock_fn, &acceptor->l), 0);
-  struct flow f = pump(dialer->l, acceptor->l, chunk, flip_ab, flip_ba);
+  struct kt_flow f = pump(dialer->l, acceptor->l, chunk, flip_ab, flip_ba);
   kith_link_result(dialer->l, &dialer->r);
   kith_link_result(acceptor->l, &acceptor->r);
   kith_link_free(dialer->l);
@@ -222,7 +169,7 @@ static void test_link_stranger(void **state)
   for (int i = 0; i < 20; i++) {
     new_side(&x, "Xavier", "laptop");
     knows(&x, &a, "Ana"); /* x learnt Ana's key somehow; Ana never paired with x */
-    struct flow f = link_run(&x, a.pk, &a, 0, -1, -1);
+    struct kt_flow f = link_run(&x, a.pk, &a, 0, -1, -1);
     assert_rc(x.r.error, KITH_EREFUSED);
     assert_rc(a.r.error, KITH_EREFUSED);
     assert_int_equal(a.r.trust, KITH_TRUST_NONE);
@@ -267,7 +214,7 @@ static void test_link_wrong_key(void **state)
   new_side(&c, "Cy", "laptop");
   knows(&a, &b, "Bea"), knows(&b, &c, "Cy");
   digest(&a, before);
-  struct flow f = link_run(&b, c.pk, &a, 0, -1, -1);
+  struct kt_flow f = link_run(&b, c.pk, &a, 0, -1, -1);
   assert_rc(a.r.error, KITH_EPROTO);
   assert_false(a.r.established);
   assert_false(a.r.remote_known);
@@ -290,7 +237,7 @@ static void test_link_tamper(void **state)
   struct side a, b;
   new_side(&a, "Ana", "laptop"), new_side(&b, "Bea", "phone");
   knows(&a, &b, "Bea"), knows(&b, &a, "Ana");
-  struct flow clean = link_run(&b, a.pk, &a, 0, -1, -1);
+  struct kt_flow clean = link_run(&b, a.pk, &a, 0, -1, -1);
   expect_done(&a), expect_done(&b);
   assert_true(clean.ab > 100 && clean.ba > 50);
   for (long at = 0; at < clean.ab; at++) {
@@ -315,7 +262,7 @@ static void test_link_cut(void **state)
   struct side a, b;
   new_side(&a, "Ana", "laptop"), new_side(&b, "Bea", "phone");
   knows(&a, &b, "Bea"), knows(&b, &a, "Ana");
-  struct flow clean = link_run(&b, a.pk, &a, 0, -1, -1);
+  struct kt_flow clean = link_run(&b, a.pk, &a, 0, -1, -1);
   for (long cut = 0; cut < clean.ba; cut++) {
     assert_rc(kith_link_dial_new(b.s.st, a.pk, clock_fn, &b.l), 0);
     assert_rc(kith_link_accept_new(a.s.st, clock_fn, &a.l), 0);

@@ -19,8 +19,8 @@ static void test_peer_add_idempotent(void **state)
   kt_store_new(&s);
   key(pk, 7);
   kith_txn *t = kt_begin(s.st, true);
-  assert_rc(kith_peer_add(t, "Bea", pk, "phone", id1), 0);
-  assert_rc(kith_peer_add(t, "Bea Rossi", pk, "phone", id2), 0); /* re-pairing */
+  assert_rc(kith_peer_add(t, "Bea", pk, "phone", NULL, id1), 0);
+  assert_rc(kith_peer_add(t, "Bea Rossi", pk, "phone", NULL, id2), 0); /* re-pairing */
   assert_memory_equal(id1, id2, 16);
   kt_commit(t);
 
@@ -57,7 +57,7 @@ static void test_trust(void **state)
   assert_rc(kith_txn_identity(t, &me), 0);
   assert_rc(kith_device_add(t, "laptop", me.pk, id), 0);
   assert_rc(kith_device_add(t, "phone", mine, dev), 0);
-  assert_rc(kith_peer_add(t, "Bea", partner, "laptop", id), 0);
+  assert_rc(kith_peer_add(t, "Bea", partner, "laptop", NULL, id), 0);
 
   assert_rc(kith_trust_check(t, mine, &tr), 0);
   assert_int_equal(tr, KITH_TRUST_DEVICE);
@@ -100,8 +100,9 @@ static void test_trust_x25519(void **state)
   assert_rc(kith_device_add(t, "old", gone, goneid), 0);
   assert_rc(kith_device_add(t, "junk", bogus, id), 0);
   assert_rc(kith_device_revoke(t, goneid), 0);
-  assert_rc(kith_peer_add(t, "Bea", bea1, "laptop", id), 0);
-  assert_rc(kith_peer_add(t, "Bea", bea2, "phone", id), 0); /* her second device */
+  assert_rc(kith_peer_add(t, "Bea", bea1, "laptop", NULL, id), 0);
+  assert_rc(kith_peer_add(t, "Bea", bea2, "phone", NULL, id),
+            0); /* her second device */
   kt_commit(t);
 
   const struct {

@@ -1,0 +1,232 @@
+#include "proto/syncmsg.h"
+
+#include <string.h>
+
+#include "proto/mp.h"
+
+struct fixbuf {
+  uint8_t *p;
+  size_t cap, len;
+};
+
+static int fix_write(void *data, const char *buf, size_t n)
+{
+  struct fixbuf *f = data;
+  if (n > f->cap - f->len)
+    return -1;
+  if (n)
+    memcpy(f->p + f->len, buf, n);
+  f->len += n;
+  return 0;
+}
+
+static int pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
+{
+  return msgpack_pack_bin(pk, n) | msgpack_pack_bin_body(pk, b, n);
+}
+
+static int fields_of(int type)
+{
+  switch (type) {
+  case KITH_SYNC_HELLO:
+    return 2;
+  case KITH_SYNC_REGS:
+    return 2;
+  case KITH_SYNC_END:
+    return 5;
+  case KITH_SYNC_DONE:
+    return 2;
+  case KITH_SYNC_ACK:
+    return 3;
+  case KITH_SYNC_ROUND:
+    return 1;
+  default:
+    return -1;
+  }
+}
+
+int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap, size_t *len)
+{
+  struct fixbuf fb = {out, cap, 0};
+  msgpack_packer pk;
+  int nf = fields_of(s->type), e;
+  *len = 0;
+  if (nf < 0)
+    return KITH_EINVAL;
+  msgpack_packer_init(&pk, &fb, fix_write);
+  e = msgpack_pack_array(&pk, 2 + (size_t)nf);
+  e |= msgpack_pack_uint8(&pk, KITH_MSG_VERSION);
+  e |= msgpack_pack_uint8(&pk, (uint8_t)s->type);
+  switch (s->type) {
+  case KITH_SYNC_HELLO:
+    if (s->nhello > KITH_SYNC_HELLO_MAX || (s->nhello && !s->hello))
+      return KITH_EINVAL;
+    e |= msgpack_pack_uint32(&pk, s->round);
+    e |= msgpack_pack_array(&pk, s->nhello);
+    for (size_t i = 0; i < s->nhello; i++) {
+      const struct kith_sync_hello *h = &s->hello[i];
+      e |= msgpack_pack_array(&pk, 5);
+      e |= pack_bin(&pk, h->space, KITH_SYNC_GID_LEN);
+      e |= pack_bin(&pk, h->epoch, KITH_SYNC_EPOCH_LEN);
+      e |= msgpack_pack_uint64(&pk, h->max);
+      e |= h->have_known ? pack_bin(&pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
+                         : msgpack_pack_nil(&pk);
+      e |= msgpack_pack_uint64(&pk, h->have_known ? h->have_seq : 0);
+    }
+    break;
+  case KITH_SYNC_REGS:
+    if (s->chunk_len > KITH_SYNC_CHUNK_MAX || (s->chunk_len && !s->chunk))
+      return KITH_EINVAL;
+    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
+    e |= pack_bin(&pk, s->chunk, s->chunk_len);
+    break;
+  case KITH_SYNC_END:
+    if (s->to <= s->from)
+      return KITH_EINVAL;
+    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
+    e |= pack_bin(&pk, s->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= msgpack_pack_uint64(&pk, s->from);
+    e |= msgpack_pack_uint64(&pk, s->to);
+    e |= msgpack_pack_uint32(&pk, s->records);
+    break;
+  case KITH_SYNC_DONE:
+    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
+    e |= msgpack_pack_uint32(&pk, s->status);
+    break;
+  case KITH_SYNC_ACK:
+    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
+    e |= pack_bin(&pk, s->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= msgpack_pack_uint64(&pk, s->seq);
+    break;
+  case KITH_SYNC_ROUND:
+    e |= s->more ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    break;
+  }
+  if (e)
+    return KITH_EINVAL;
+  *len = fb.len;
+  return 0;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+static int get_bin(const msgpack_object *o, uint8_t *dst, size_t n)
+{
+  if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
+    return KITH_EBADMSG;
+  memcpy(dst, o->via.bin.ptr, n);
+  return 0;
+}
+
+static int get_u64(const msgpack_object *o, uint64_t *v)
+{
+  if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return KITH_EBADMSG;
+  *v = o->via.u64;
+  return 0;
+}
+
+static int get_u32(const msgpack_object *o, uint32_t *v)
+{
+  uint64_t x;
+  if (get_u64(o, &x) != 0 || x > UINT32_MAX)
+    return KITH_EBADMSG;
+  *v = (uint32_t)x;
+  return 0;
+}
+
+static int get_hello(const msgpack_object *o, struct kith_sync_hello *h)
+{
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5)
+    return KITH_EBADMSG;
+  const msgpack_object *f = o->via.array.ptr;
+  if (get_bin(&f[0], h->space, KITH_SYNC_GID_LEN) || get_bin(&f[1], h->epoch, 16) ||
+      get_u64(&f[2], &h->max) || get_u64(&f[4], &h->have_seq))
+    return KITH_EBADMSG;
+  h->have_known = f[3].type != MSGPACK_OBJECT_NIL;
+  if (h->have_known)
+    return get_bin(&f[3], h->have_epoch, KITH_SYNC_EPOCH_LEN);
+  memset(h->have_epoch, 0, sizeof h->have_epoch);
+  return h->have_seq == 0 ? 0 : KITH_EBADMSG; /* one encoding of "nothing" */
+}
+
+/* Decodes the fields of s->type from f[0..n). */
+static int get_fields(const msgpack_object *f, uint32_t n, struct kith_smsg *s)
+{
+  if (fields_of(s->type) != (int)n)
+    return KITH_EBADMSG;
+  switch (s->type) {
+  case KITH_SYNC_HELLO:
+    if (get_u32(&f[0], &s->round) || f[1].type != MSGPACK_OBJECT_ARRAY ||
+        f[1].via.array.size > KITH_SYNC_HELLO_MAX || !s->hello)
+      return KITH_EBADMSG;
+    s->nhello = f[1].via.array.size;
+    for (size_t i = 0; i < s->nhello; i++)
+      if (get_hello(&f[1].via.array.ptr[i], &s->hello[i]) != 0)
+        return KITH_EBADMSG;
+    return 0;
+  case KITH_SYNC_REGS:
+    if (get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
+        f[1].type != MSGPACK_OBJECT_BIN || f[1].via.bin.size > KITH_SYNC_CHUNK_MAX)
+      return KITH_EBADMSG;
+    s->chunk = (const uint8_t *)f[1].via.bin.ptr;
+    s->chunk_len = f[1].via.bin.size;
+    return 0; /* msgpack-c refers to bin bytes in place: chunk borrows the body */
+  case KITH_SYNC_END:
+    if (get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
+        get_bin(&f[1], s->epoch, KITH_SYNC_EPOCH_LEN) || get_u64(&f[2], &s->from) ||
+        get_u64(&f[3], &s->to) || get_u32(&f[4], &s->records) || s->to <= s->from)
+      return KITH_EBADMSG;
+    return 0;
+  case KITH_SYNC_DONE:
+    return get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) || get_u32(&f[1], &s->status)
+               ? KITH_EBADMSG
+               : 0;
+  case KITH_SYNC_ACK:
+    return get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
+                   get_bin(&f[1], s->epoch, KITH_SYNC_EPOCH_LEN) ||
+                   get_u64(&f[2], &s->seq)
+               ? KITH_EBADMSG
+               : 0;
+  case KITH_SYNC_ROUND:
+    if (f[0].type != MSGPACK_OBJECT_BOOLEAN)
+      return KITH_EBADMSG;
+    s->more = f[0].via.boolean;
+    return 0;
+  }
+  return KITH_EBADMSG;
+}
+
+int kith_smsg_decode(const struct kith_msg *m, struct kith_smsg *s)
+{
+  struct kith_sync_hello *hello = s->hello;
+  msgpack_object items[5];
+  msgpack_zone zone;
+  size_t off = 0;
+  memset(s, 0, sizeof *s);
+  s->hello = hello;
+  s->type = m->type;
+  if (fields_of(m->type) < 0 || m->u.sync.nfields > 5)
+    return KITH_EBADMSG;
+  /* The whole message passed kith_mp_check in kith_msg_decode: every count is
+   * bounded by the bytes, so unpacking allocates at most a few times len. */
+  if (!msgpack_zone_init(&zone, 4096))
+    return KITH_EBADMSG;
+  int rc = 0;
+  for (uint32_t i = 0; i < m->u.sync.nfields && rc == 0; i++) {
+    msgpack_unpack_return r = msgpack_unpack((const char *)m->u.sync.body,
+                                             m->u.sync.len, &off, &zone, &items[i]);
+    if (r != MSGPACK_UNPACK_SUCCESS && r != MSGPACK_UNPACK_EXTRA_BYTES)
+      rc = KITH_EBADMSG;
+  }
+  if (rc == 0 && off != m->u.sync.len)
+    rc = KITH_EBADMSG;
+  if (rc == 0)
+    rc = get_fields(items, m->u.sync.nfields, s);
+  msgpack_zone_destroy(&zone);
+  if (rc) {
+    memset(s, 0, sizeof *s);
+    s->hello = hello;
+  }
+  return rc;
+}
