@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "cli/cmds.h"
+#include "cli/syncer.h"
 #include "core/accept.h"
 #include "core/pair.h"
 #include "core/peer.h"
@@ -153,6 +154,7 @@ struct host {
   bool stopping;
   const uint8_t *secret; /* invite: the one we wait for */
   char serve_file[4200];
+  struct autosync *autosync; /* serve: outgoing syncs and LAN discovery */
 };
 
 static uint64_t now_ms(void)
@@ -189,6 +191,8 @@ static void host_stop(struct host *h, int code)
   h->code = code;
   kith_net_server_stop(h->srv, NULL);
   h->srv = NULL;
+  autosync_stop(h->autosync);
+  h->autosync = NULL;
   uv_close((uv_handle_t *)&h->timer, NULL);
   uv_close((uv_handle_t *)&h->sigint, NULL);
   uv_close((uv_handle_t *)&h->sigterm, NULL);
@@ -215,38 +219,11 @@ static void report_pair(struct host *h, const struct kith_pair_result *r)
   }
 }
 
-/* A sync link ended: accepted (a trusted device said hello and goodbye), refused
+/* A sync link ended: synced (or, for a ping, said hello and goodbye), refused
  * (REFUSE 1 or 2 sent), or failed (a stranger without our key, a broken stream). */
 static void report_link(struct host *h, const struct kith_link_result *r)
 {
-  char fp[40] = "", hex[33] = "";
-  if (r->remote_known)
-    kith_fingerprint(r->remote_pk, fp);
-  if (r->error == 0) {
-    const char *as = r->trust == KITH_TRUST_PEER ? "partner" : "device";
-    kith_hex_encode(r->remote_id, sizeof r->remote_id, hex);
-    if (h->cli->json)
-      cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "event", "link",
-                               "peer", r->remote_name, "id", hex, "as", as,
-                               "fingerprint", fp, "trusted", 1));
-    else
-      printf("Link from %s (%s, %s): trusted.\n", r->remote_name, as, fp);
-    fflush(stdout);
-    return;
-  }
-  if (r->refused) {
-    if (h->cli->json)
-      cli_json_print(json_pack("{s:s, s:s, s:i, s:s?}", "event", "refused", "why",
-                               r->why, "code", (int)r->refused, "fingerprint",
-                               r->remote_known ? fp : NULL));
-    else
-      fprintf(stderr, "kith: %s%s%s\n", r->why, r->remote_known ? ", key " : "", fp);
-    return;
-  }
-  if (h->cli->json)
-    cli_json_print(json_pack("{s:s, s:s}", "event", "link_failed", "why", r->why));
-  else
-    fprintf(stderr, "kith: a link attempt failed: %s\n", r->why);
+  syncer_report(h->cli, r, NULL, 0);
 }
 
 static void host_free_session(void *arg, void *s)
@@ -480,13 +457,23 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
       listen = optarg;
       break;
     case 'h':
-      printf("usage: %s\n\nRuns until stopped (Ctrl-C, SIGTERM): accepts pairings for "
-             "the invites\nthis home made (kith invite registers with it), and links "
-             "from your partners'\nand your own devices ('kith peer ping'; sync comes "
-             "next), refusing any\nother device. With --json, one event per line: "
-             "listening, paired,\npair_failed, link, refused, link_failed, "
-             "conn_failed.\n",
-             serve_usage);
+      printf(
+          "usage: %s\n\n"
+          "Runs until stopped (Ctrl-C, SIGTERM). It:\n"
+          "  - accepts pairings for the invites this home made ('kith invite'\n"
+          "    registers with it);\n"
+          "  - accepts syncs from your devices and your partners' (refusing any\n"
+          "    other device);\n"
+          "  - announces this device on the LAN by UDP multicast, with beacons only\n"
+          "    your devices and partners can recognise, and syncs with each of them\n"
+          "    it hears from, again after each local change, and every minute.\n"
+          "Default address 0.0.0.0:5484. KITH_DISC=off turns discovery off;\n"
+          "KITH_DISC_GROUP, KITH_DISC_PORT and KITH_DISC_IFACE (a local IPv4\n"
+          "address) choose its group, port and interface.\n"
+          "With --json, one event per line: listening, paired, pair_failed,\n"
+          "discovered, synced, link (a ping), refused, sync_failed, conn_failed,\n"
+          "discovery_off.\n",
+          serve_usage);
       return 0;
     default:
       return cli_usage(serve_usage, "unknown option '%s'", argv[optind - 1]);
@@ -522,6 +509,9 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
   else
     printf("kith serve: listening on %s (Ctrl-C to stop)\n", text);
   fflush(stdout);
+  if ((rc = autosync_start(cli, h.loop, port, &h.autosync)) != 0) {
+    host_stop(&h, cli_fail(rc, "cannot start syncing"));
+  }
   host_run(&h);
   unlink(h.serve_file);
   return h.code;

@@ -70,7 +70,7 @@ static int match_name(void *arg, const uint8_t id[16])
 }
 
 /* A peer by id prefix, else by name (ignoring case and accents). */
-static int resolve_peer(kith_txn *txn, const char *arg, uint8_t id[16])
+int cli_resolve_peer(kith_txn *txn, const char *arg, uint8_t id[16])
 {
   int rc = kith_record_resolve(txn, KITH_KIND_PEER, arg, id);
   if (rc == 0)
@@ -390,7 +390,7 @@ static int ping(struct cli *cli, int kind, int argc, char **argv)
   size_t nkeys = 0;
   if ((rc = cli_open(cli)) != 0 || (rc = cli_begin(cli, false, &txn)) != 0)
     return rc;
-  rc = kind == KITH_KIND_PEER ? resolve_peer(txn, argv[optind], id)
+  rc = kind == KITH_KIND_PEER ? cli_resolve_peer(txn, argv[optind], id)
                               : resolve_device(txn, argv[optind], id);
   if (rc == 0 && (rc = kith_record_load(txn, id, &rec)) != 0)
     rc = cli_fail(rc, "cannot read the %s", kind == KITH_KIND_PEER ? "peer" : "device");
@@ -479,7 +479,7 @@ int cmd_peer(struct cli *cli, int argc, char **argv)
     return cli_usage(peer_usage, "unknown option '%s'", argv[2]);
   if ((rc = cli_open(cli)) != 0 || (rc = cli_begin(cli, rm, &txn)) != 0)
     return rc;
-  if ((rc = resolve_peer(txn, argv[2], id)) != 0) {
+  if ((rc = cli_resolve_peer(txn, argv[2], id)) != 0) {
     kith_txn_abort(txn);
     return rc;
   }

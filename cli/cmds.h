@@ -15,5 +15,12 @@ int cmd_device(struct cli *cli, int argc, char **argv);
 int cmd_invite(struct cli *cli, int argc, char **argv);
 int cmd_join(struct cli *cli, int argc, char **argv);
 int cmd_serve(struct cli *cli, int argc, char **argv);
+int cmd_sync(struct cli *cli, int argc, char **argv);
+int cmd_share(struct cli *cli, int argc, char **argv);
+int cmd_unshare(struct cli *cli, int argc, char **argv);
+
+/* A partner by id prefix, else by name (case and accents ignored). 0, or the exit
+ * code after printing why. */
+int cli_resolve_peer(kith_txn *txn, const char *arg, uint8_t id[16]);
 
 #endif

@@ -23,7 +23,10 @@ static const struct cli_cmd commands[] = {
     {"device", cmd_device, "list, revoke, ping your own linked devices"},
     {"invite", cmd_invite, "print a one-time code to pair with a partner or device"},
     {"join", cmd_join, "pair using someone's invite code"},
-    {"serve", cmd_serve, "accept pairings and links (sync soon) in the background"},
+    {"serve", cmd_serve, "accept pairings and syncs; find and sync devices on the LAN"},
+    {"sync", cmd_sync, "one sync round with your devices and partners, then exit"},
+    {"share", cmd_share, "share a contact's card with a partner"},
+    {"unshare", cmd_unshare, "stop sharing a contact (you both keep a private copy)"},
 };
 
 static void usage(FILE *f)

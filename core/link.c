@@ -499,6 +499,14 @@ int kith_link_accept_after(kith_store *st, uint64_t (*now_ms)(void),
 void kith_link_result(const kith_link *l, struct kith_link_result *out)
 {
   *out = l->res;
+  if (l->sy) {
+    const struct kith_sync_stats *st = kith_sync_stats(l->sy);
+    out->synced = true;
+    out->sent = st->sent;
+    out->received = st->received;
+    out->changed = st->changed;
+    out->rounds = st->rounds;
+  }
   if (l->step != S_DONE && l->step != S_FAILED && !out->error) {
     out->error = KITH_ECLOSED;
     snprintf(out->why, sizeof out->why, "the link did not finish");

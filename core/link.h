@@ -103,6 +103,9 @@ struct kith_link_result {
   enum kith_trust trust;                       /* what that key is to this store */
   uint8_t remote_id[KITH_ID_LEN];      /* its peer or device record, if trusted */
   char remote_name[KITH_TEXT_MAX + 1]; /* the partner's name or device's label */
+  bool synced;                         /* the link ran the sync protocol */
+  uint64_t sent, received, changed;    /* records sent, received; registers changed */
+  uint32_t rounds;
 };
 
 /* The outcome so far; final once the session is DONE or FAILED (before that,

@@ -12,13 +12,16 @@
 
 /* Local state, per remote device key (pk) and space (gid):
  *   "rx" pk gid -> epoch(16) pos(8) remote_max(8): what I committed of its log
- *   "tx" pk gid -> epoch(16) acked(8): what it acknowledged of mine
+ *   "tx" pk gid -> my epoch(16) its epoch(16) held(8): what it is known to hold of
+ *                  mine (acknowledged, or logged here from its own batches) while
+ *                  neither store was replaced by a copy
  *   "ls" pk     -> ms(8): the last round completed with it */
 #define POS_KEY_LEN (2 + KITH_ED25519_PK_LEN + KITH_GID_LEN)
 
 struct tx {
   uint8_t gid[KITH_GID_LEN];
-  uint64_t next_from; /* the next batch starts after this sequence */
+  uint8_t their_epoch[KITH_EPOCH_LEN]; /* the receiver's store, from its HELLO */
+  uint64_t next_from;                  /* the next batch starts after this sequence */
   uint64_t acked;
   bool log_done, done_sent, refused;
   int inflight;
@@ -196,13 +199,33 @@ static int save_rx(kith_sync *s, kith_txn *txn, const struct rx *r)
   return kith_local_put(txn, k, sizeof k, v, sizeof v);
 }
 
+#define TX_VAL_LEN (2 * KITH_EPOCH_LEN + 8)
+
 static int save_tx(kith_sync *s, kith_txn *txn, const struct tx *t)
 {
-  uint8_t k[POS_KEY_LEN], v[KITH_EPOCH_LEN + 8];
+  uint8_t k[POS_KEY_LEN], v[TX_VAL_LEN];
   pos_key(k, "tx", s->pk, t->gid);
   memcpy(v, s->my_epoch, KITH_EPOCH_LEN);
-  be64_put(v + KITH_EPOCH_LEN, t->acked);
+  memcpy(v + KITH_EPOCH_LEN, t->their_epoch, KITH_EPOCH_LEN);
+  be64_put(v + 2 * KITH_EPOCH_LEN, t->acked);
   return kith_local_put(txn, k, sizeof k, v, sizeof v);
+}
+
+/* What the remote is known to hold of my log in gid, if both stores are still
+ * the ones that learned it (same epochs): else 0. */
+static uint64_t held_by(kith_sync *s, kith_txn *txn, const uint8_t gid[16],
+                        const uint8_t their_epoch[KITH_EPOCH_LEN])
+{
+  uint8_t k[POS_KEY_LEN], *v = NULL;
+  size_t vl = 0;
+  uint64_t held = 0;
+  pos_key(k, "tx", s->pk, gid);
+  if (kith_local_get(txn, k, sizeof k, &v, &vl) == 0 && vl == TX_VAL_LEN &&
+      sodium_memcmp(v, s->my_epoch, KITH_EPOCH_LEN) == 0 &&
+      sodium_memcmp(v + KITH_EPOCH_LEN, their_epoch, KITH_EPOCH_LEN) == 0)
+    held = be64_get(v + 2 * KITH_EPOCH_LEN);
+  free(v);
+  return held;
 }
 
 static int send_hello(kith_sync *s)
@@ -301,16 +324,20 @@ static int on_hello(kith_sync *s, const struct kith_smsg *m)
   rc = kith_txn_begin(s->st, false, &txn);
   if (rc == 0)
     rc = allowed(s, txn, &ok);
-  kith_txn_abort(txn);
-  if (rc)
+  if (rc) {
+    kith_txn_abort(txn);
     return fail(s, rc, "cannot read the store: %s", kith_strerror(rc));
-  for (size_t i = 0; i < m->nhello; i++) {
+  }
+  for (size_t i = 0; rc == 0 && i < m->nhello; i++) {
     const struct kith_sync_hello *h = &m->hello[i];
-    if (tx_of(s, h->space))
-      return fail(s, KITH_EPROTO, "a space asked twice");
+    if (tx_of(s, h->space)) {
+      rc = fail(s, KITH_EPROTO, "a space asked twice");
+      break;
+    }
     struct tx *t = &s->tx[s->ntx++];
     memset(t, 0, sizeof *t);
     memcpy(t->gid, h->space, KITH_GID_LEN);
+    memcpy(t->their_epoch, h->epoch, KITH_EPOCH_LEN);
     struct rx *r = rx_of(s, h->space);
     if (r) /* what it has, for the status */
       r->remote_max = h->max;
@@ -319,14 +346,17 @@ static int on_hello(kith_sync *s, const struct kith_smsg *m)
       struct kith_smsg d = {.type = KITH_SYNC_DONE,
                             .status = KITH_SYNC_DONE_NOT_SHARED};
       memcpy(d.space, h->space, KITH_GID_LEN);
-      if ((rc = queue(s, &d)) != 0)
-        return rc;
+      rc = queue(s, &d);
       continue;
     }
+    /* From where it says it is; or further, if it is known to hold more (it sent
+     * me those changes itself, and a cut session lost the SKIP that said so). */
     bool same = h->have_known && sodium_memcmp(h->have_epoch, s->my_epoch, 16) == 0;
-    t->next_from = t->acked = same ? h->have_seq : 0;
+    uint64_t from = same ? h->have_seq : 0, held = held_by(s, txn, t->gid, h->epoch);
+    t->next_from = t->acked = held > from ? held : from;
   }
-  return 0;
+  kith_txn_abort(txn);
+  return rc;
 }
 
 static int on_regs(kith_sync *s, const struct kith_smsg *m)
@@ -487,6 +517,15 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   }
   if (rc == 0)
     rc = kith_txn_seq(txn, local, &seq_after);
+  /* Everything of mine before this batch acknowledged: it now holds all of my log
+   * through seq_after, and that is kept with the batch (see held_by). */
+  struct tx *held = tx_of(s, m->space);
+  if (rc == 0 && held && !held->refused && !held->inflight && held->log_done &&
+      !s->stage_tx && held->acked == seq_before && held->next_from == seq_before &&
+      seq_after > seq_before) {
+    held->acked = seq_after;
+    rc = save_tx(s, txn, held);
+  }
   if (rc == 0)
     rc = kith_txn_commit(txn);
   else
@@ -499,19 +538,30 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   s->stats.received += m->records;
   s->stats.changed += changed;
   /* What this batch logged here came from the sender. If everything of mine
-   * before it was already on its way there, the sender holds all of the space
-   * through seq_after (the state after the batch is a join of states it holds):
-   * an empty batch says so, and it is not sent back its own changes. */
+   * before it was already on its way there (batches go before this SKIP on the
+   * wire), the sender holds all of the space through seq_after: the state after
+   * the batch is a join of states it holds. SKIP says so, and it is not sent its
+   * own changes back (after an initial sync of a million records, that matters). */
   struct tx *t = tx_of(s, m->space);
-  if (t && !t->refused && t->log_done && !t->done_sent && !s->stage_tx &&
-      t->next_from == seq_before && seq_after > seq_before) {
-    struct kith_smsg e = {.type = KITH_SYNC_END, .from = seq_before, .to = seq_after};
+  if (t && !t->refused && t->log_done && !s->stage_tx && t->next_from == seq_before &&
+      seq_after > seq_before) {
+    struct kith_smsg e = {.type = KITH_SYNC_SKIP, .from = seq_before, .to = seq_after};
     memcpy(e.space, m->space, KITH_GID_LEN);
     memcpy(e.epoch, s->my_epoch, KITH_EPOCH_LEN);
     t->next_from = seq_after;
-    t->inflight++;
     return queue(s, &e);
   }
+  return 0;
+}
+
+/* The other side holds its own log through `to`: it told me, see apply. Only a
+ * hint: taken if it continues exactly where I am, else ignored. */
+static int on_skip(kith_sync *s, const struct kith_smsg *m)
+{
+  struct rx *r = rx_of(s, m->space);
+  if (r && !s->in_len && r->epoch_known && sodium_memcmp(r->epoch, m->epoch, 16) == 0 &&
+      r->pos == m->from)
+    r->pos = m->to; /* recorded with the round (save_round) */
   return 0;
 }
 
@@ -636,6 +686,8 @@ int kith_sync_recv(kith_sync *s, const struct kith_msg *m)
     return on_ack(s, &sm);
   case KITH_SYNC_ROUND:
     return on_round(s, &sm);
+  case KITH_SYNC_SKIP:
+    return on_skip(s, &sm);
   default:
     return fail(s, KITH_EPROTO, "an unknown sync message");
   }
@@ -933,9 +985,8 @@ int kith_sync_status(kith_txn *txn, const uint8_t remote_pk[static KITH_ED25519_
     pos_key(k, "tx", remote_pk, spaces.gid[i]);
     v = NULL;
     rc = kith_local_get(txn, k, sizeof k, &v, &vl);
-    if (rc == 0 && vl == KITH_EPOCH_LEN + 8 &&
-        sodium_memcmp(v, me.epoch, KITH_EPOCH_LEN) == 0)
-      after = be64_get(v + KITH_EPOCH_LEN);
+    if (rc == 0 && vl == TX_VAL_LEN && sodium_memcmp(v, me.epoch, KITH_EPOCH_LEN) == 0)
+      after = be64_get(v + 2 * KITH_EPOCH_LEN);
     free(v);
     if (rc && rc != KITH_ENOTFOUND)
       return rc;

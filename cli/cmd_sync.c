@@ -1,0 +1,1016 @@
+/*
+ * cmd_sync.c — kith sync, kith share, kith unshare, and serve's outgoing syncs
+ * (cli/syncer.h).
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmds.h"
+#include "cli/syncer.h"
+#include "core/fold.h"
+#include "core/json.h"
+#include "core/space.h"
+#include "core/sync.h"
+#include "net/conn.h"
+#include "net/disc.h"
+#include "proto/beacon.h"
+#include "proto/hex.h"
+
+static const char sync_usage[] =
+    "kith sync [PEER|DEVICE] [--addr HOST:PORT] [--wait SEC]";
+static const char share_usage[] = "kith share CONTACT --with PEER";
+static const char unshare_usage[] = "kith unshare CONTACT --with PEER";
+
+/* ---- whom this home syncs with ---------------------------------------------- */
+
+struct gather {
+  kith_txn *txn;
+  struct kith_identity me;
+  struct target *t;
+  size_t max, n;
+};
+
+static int add_target(struct gather *g, const char *hex, enum kith_trust want,
+                      const uint8_t owner[16], const char *name, const char *label)
+{
+  uint8_t pk[32];
+  enum kith_trust trust;
+  if (!hex || kith_hex_decode(hex, pk, 32) != 0 || sodium_memcmp(pk, g->me.pk, 32) == 0)
+    return 0;
+  for (size_t i = 0; i < g->n; i++)
+    if (memcmp(g->t[i].pk, pk, 32) == 0)
+      return 0;
+  int rc = kith_trust_check(g->txn, pk, &trust);
+  if (rc || trust != want || g->n == g->max)
+    return rc;
+  struct target *t = &g->t[g->n++];
+  memset(t, 0, sizeof *t);
+  memcpy(t->pk, pk, 32);
+  t->trust = trust;
+  memcpy(t->owner, owner, 16);
+  snprintf(t->name, sizeof t->name, "%s", name ? name : "");
+  snprintf(t->label, sizeof t->label, "%s", label ? label : "");
+  return 0;
+}
+
+static int gather_device(void *arg, const uint8_t id[16])
+{
+  struct gather *g = arg;
+  struct kith_record *rec = NULL;
+  int rc = kith_record_load(g->txn, id, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  if (!rec->deleted)
+    rc = add_target(g, kith_record_text(rec, KITH_F_DEVICE_KEY), KITH_TRUST_DEVICE, id,
+                    g->me.name, kith_record_text(rec, KITH_F_DEVICE_LABEL));
+  kith_record_free(rec);
+  return rc;
+}
+
+static int gather_keys(struct gather *g, const struct kith_record *rec, uint8_t field,
+                       const uint8_t owner[16], const char *name)
+{
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < rec->n; i++) {
+    const struct kith_reg *r = &rec->regs[i];
+    if (r->field == field && kith_reg_live(r))
+      rc = add_target(g, r->val->p[0], KITH_TRUST_PEER, owner, name, r->val->p[1]);
+  }
+  return rc;
+}
+
+static int gather_peer(void *arg, const uint8_t id[16])
+{
+  struct gather *g = arg;
+  struct kith_record *rec = NULL, *roster = NULL;
+  uint8_t gid[16], rid[16];
+  int rc = kith_record_load(g->txn, id, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  const char *name = kith_record_text(rec, KITH_F_PEER_NAME);
+  if (!rec->deleted)
+    rc = gather_keys(g, rec, KITH_F_PEER_KEYS, id, name);
+  if (rc == 0 && !rec->deleted && kith_peer_space(g->txn, id, gid) == 0) {
+    kith_roster_id(gid, rid); /* the devices a partner added since we paired */
+    if (kith_record_load(g->txn, rid, &roster) == 0)
+      rc = gather_keys(g, roster, KITH_F_ROSTER_KEYS, id, name);
+  }
+  kith_record_free(roster);
+  kith_record_free(rec);
+  return rc;
+}
+
+int syncer_targets(kith_txn *txn, struct target *t, size_t max, size_t *n)
+{
+  struct gather g;
+  memset(&g, 0, sizeof g);
+  g.txn = txn, g.t = t, g.max = max;
+  int rc = kith_txn_identity(txn, &g.me);
+  if (rc == 0)
+    rc = kith_kind_each(txn, KITH_KIND_DEVICE, gather_device, &g);
+  if (rc == 0)
+    rc = kith_kind_each(txn, KITH_KIND_PEER, gather_peer, &g);
+  *n = g.n;
+  return rc;
+}
+
+/* ---- where they were seen ----------------------------------------------------- */
+
+static void addr_key(uint8_t k[34], const uint8_t pk[32])
+{
+  memcpy(k, "ad", 2);
+  memcpy(k + 2, pk, 32);
+}
+
+int syncer_addr_get(kith_txn *txn, const uint8_t pk[32], char *out, size_t n)
+{
+  uint8_t k[34], *v = NULL;
+  size_t vl = 0;
+  addr_key(k, pk);
+  int rc = kith_local_get(txn, k, sizeof k, &v, &vl);
+  if (rc == 0) {
+    snprintf(out, n, "%.*s", (int)(vl < n ? vl : n - 1), (const char *)v);
+    free(v);
+  }
+  return rc;
+}
+
+int syncer_addr_put(kith_store *st, const uint8_t pk[32], const char *addr)
+{
+  uint8_t k[34];
+  char have[128] = "";
+  kith_txn *txn = NULL;
+  addr_key(k, pk);
+  int rc = kith_txn_begin(st, false, &txn);
+  if (rc == 0 && syncer_addr_get(txn, pk, have, sizeof have) == 0 &&
+      strcmp(have, addr) == 0) {
+    kith_txn_abort(txn);
+    return 0; /* known already: no write */
+  }
+  kith_txn_abort(txn);
+  txn = NULL;
+  if ((rc = kith_txn_begin(st, true, &txn)) == 0 &&
+      (rc = kith_local_put(txn, k, sizeof k, addr, strlen(addr))) == 0)
+    return kith_txn_commit(txn);
+  kith_txn_abort(txn);
+  return rc;
+}
+
+static void sockaddr_text(const struct sockaddr *sa, uint16_t port, char *out, size_t n)
+{
+  char ip[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+    snprintf(out, n, "%s:%u", ip, port);
+  } else {
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    snprintf(out, n, "[%s]:%u", ip, port);
+  }
+}
+
+/* ---- reports ---------------------------------------------------------------- */
+
+static const char *as_text(enum kith_trust t)
+{
+  return t == KITH_TRUST_PEER ? "partner" : "device";
+}
+
+void syncer_report(struct cli *cli, const struct kith_link_result *r, const char *addr,
+                   int net)
+{
+  char fp[40] = "";
+  const char *why = r->why;
+  if (!r->established && net == KITH_EUNAVAIL)
+    why = "unreachable (is 'kith serve' running there?)";
+  else if (!r->established && net == KITH_ETIMEDOUT)
+    why = "no answer";
+  if (r->remote_known)
+    kith_fingerprint(r->remote_pk, fp);
+  if (r->error == 0) {
+    if (cli->json)
+      cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:I, s:I, s:I}",
+                               "event", r->synced ? "synced" : "link", "peer",
+                               r->remote_name, "as", as_text(r->trust), "fingerprint",
+                               fp, "addr", addr, "dialed", r->dialer, "sent",
+                               (json_int_t)r->sent, "received", (json_int_t)r->received,
+                               "changed", (json_int_t)r->changed));
+    else if (r->synced)
+      printf("Synced with %s (%s): sent %llu, received %llu record(s).\n",
+             r->remote_name, as_text(r->trust), (unsigned long long)r->sent,
+             (unsigned long long)r->received);
+    else
+      printf("Link from %s (%s, %s): trusted.\n", r->remote_name, as_text(r->trust),
+             fp);
+    fflush(stdout);
+    return;
+  }
+  if (cli->json)
+    cli_json_print(json_pack("{s:s, s:s, s:s?, s:s?, s:i}", "event",
+                             r->refused && !r->synced ? "refused" : "sync_failed",
+                             "why", why, "fingerprint", r->remote_known ? fp : NULL,
+                             "addr", addr, "code", (int)r->refused));
+  else
+    fprintf(stderr, "kith: sync with %s failed: %s\n",
+            r->remote_name[0] ? r->remote_name
+            : addr            ? addr
+                              : "a device",
+            why);
+  fflush(stdout);
+}
+
+/* ---- discovery settings --------------------------------------------------------- */
+
+static bool disc_off(void)
+{
+  const char *e = getenv("KITH_DISC");
+  return e && (strcmp(e, "off") == 0 || strcmp(e, "0") == 0);
+}
+
+static void disc_opts(struct kith_disc_opts *o)
+{
+  const char *p = getenv("KITH_DISC_PORT");
+  memset(o, 0, sizeof *o);
+  o->group = getenv("KITH_DISC_GROUP");
+  o->iface = getenv("KITH_DISC_IFACE");
+  o->port = p ? (uint16_t)strtoul(p, NULL, 10) : 0;
+}
+
+static uint32_t minute_now(void)
+{
+  return (uint32_t)(cli_now_ms() / 60000);
+}
+
+/* ---- kith sync: one round with each device, then exit -----------------------------
+ */
+
+struct one {
+  bool done;
+  int net;
+};
+
+static void one_done(void *arg, int result)
+{
+  struct one *o = arg;
+  o->done = true;
+  o->net = result;
+}
+
+struct outcome {
+  struct target *t;
+  char addr[128];
+  struct kith_link_result r;
+  int net;
+  json_t *spaces; /* per space counts */
+};
+
+static json_t *space_counts(kith_store *st, const struct kith_sync_stats *s)
+{
+  json_t *arr = json_array();
+  kith_txn *txn = NULL;
+  if (!arr || kith_txn_begin(st, false, &txn) != 0)
+    return arr;
+  for (size_t i = 0; s && i < s->n; i++) {
+    const struct kith_sync_space_stats *sp = &s->s[i];
+    char name[KITH_TEXT_MAX + 16] = "self";
+    uint8_t peer[16];
+    struct kith_record *rec = NULL;
+    if (!sodium_is_zero(sp->space, 16)) {
+      snprintf(name, sizeof name, "partnership");
+      if (kith_space_peer(txn, sp->space, peer) == 0 &&
+          kith_record_load(txn, peer, &rec) == 0) {
+        const char *n = kith_record_text(rec, KITH_F_PEER_NAME);
+        snprintf(name, sizeof name, "with %s", n ? n : "?");
+      }
+      kith_record_free(rec);
+    }
+    json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I}", "space", name,
+                                         "sent", (json_int_t)sp->sent, "received",
+                                         (json_int_t)sp->received, "changed",
+                                         (json_int_t)sp->changed, "skipped",
+                                         (json_int_t)sp->skipped));
+  }
+  kith_txn_abort(txn);
+  return arr;
+}
+
+/* One sync link to addr with the key pk, run to its end. */
+static int sync_once(struct cli *cli, const char *addr_text, const uint8_t pk[32],
+                     struct outcome *o)
+{
+  struct sockaddr_storage addr;
+  kith_link *l = NULL;
+  struct one one = {false, 0};
+  if (kith_net_parse_addr(addr_text, &addr) != 0) {
+    o->net = KITH_EINVAL;
+    return 0;
+  }
+  int rc = kith_link_dial_sync_new(cli->st, pk, cli_now_ms, &l);
+  if (rc)
+    return cli_fail(rc, "cannot start the sync");
+  uv_loop_t *loop = uv_default_loop();
+  struct kith_net_limits lim = kith_net_limits_default();
+  rc = kith_net_connect(loop, (struct sockaddr *)&addr, &lim, &kith_link_vt, l,
+                        one_done, &one);
+  if (rc == 0)
+    uv_run(loop, UV_RUN_DEFAULT); /* bounded by net/: connect, handshake, idle */
+  kith_link_result(l, &o->r);
+  json_decref(o->spaces);
+  o->spaces = space_counts(cli->st, kith_link_sync_stats(l));
+  kith_link_free(l);
+  o->net = rc ? rc : one.net;
+  snprintf(o->addr, sizeof o->addr, "%s", addr_text);
+  if (o->r.error == 0)
+    (void)syncer_addr_put(cli->st, pk, addr_text);
+  return 0;
+}
+
+/* Listens for beacons until every wanted device is heard from or wait_ms pass. */
+struct listen {
+  struct target *t;
+  size_t n, left;
+  char (*found)[128];
+  uint8_t (*keys)[32];
+  kith_disc *d;
+  uv_timer_t timer;
+  struct kith_beacon_seen seen;
+};
+
+static int listen_make(void *arg, uint8_t *buf, size_t cap, size_t *len)
+{
+  (void)arg, (void)buf, (void)cap, (void)len;
+  return 1; /* kith sync only listens: serve announces */
+}
+
+static void listen_stop(struct listen *ls)
+{
+  kith_disc_stop(ls->d, NULL, NULL);
+  ls->d = NULL;
+  uv_timer_stop(&ls->timer);
+}
+
+static void listen_recv(void *arg, const uint8_t *buf, size_t len,
+                        const struct sockaddr *from)
+{
+  struct listen *ls = arg;
+  struct kith_beacon b;
+  if (kith_beacon_parse(buf, len, &b) != 0)
+    return;
+  for (size_t i = 0; i < ls->n; i++) {
+    if (ls->found[i][0] || !kith_beacon_match(&b, ls->keys[i], minute_now()))
+      continue;
+    sockaddr_text(from, b.port, ls->found[i], sizeof ls->found[i]);
+    if (--ls->left == 0)
+      listen_stop(ls);
+    return;
+  }
+}
+
+static void listen_timeout(uv_timer_t *t)
+{
+  listen_stop(t->data);
+}
+
+static int discover(struct target *t, size_t n, char (*found)[128], uint64_t wait_ms)
+{
+  struct listen ls;
+  memset(&ls, 0, sizeof ls);
+  ls.t = t, ls.n = n, ls.found = found;
+  struct kith_disc_opts o;
+  uv_loop_t *loop = uv_default_loop();
+  if (!(ls.keys = calloc(n ? n : 1, sizeof *ls.keys)))
+    return KITH_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    if (found[i][0])
+      continue;
+    ls.left++;
+    if (kith_beacon_key(t[i].pk, ls.keys[i]) != 0)
+      found[i][0] = 0;
+  }
+  int rc = 0;
+  if (ls.left && !disc_off()) {
+    disc_opts(&o);
+    o.make = listen_make;
+    o.recv = listen_recv;
+    o.arg = &ls;
+    if ((rc = kith_disc_start(loop, &o, &ls.d)) == 0) {
+      uv_timer_init(loop, &ls.timer);
+      ls.timer.data = &ls;
+      uv_timer_start(&ls.timer, listen_timeout, wait_ms, 0);
+      uv_run(loop, UV_RUN_DEFAULT);
+      uv_close((uv_handle_t *)&ls.timer, NULL);
+      uv_run(loop, UV_RUN_DEFAULT);
+    }
+  }
+  free(ls.keys);
+  return rc;
+}
+
+/* Whether t is what the user named: a partner (name or peer id prefix) or one of
+ * my devices (label or device id prefix). */
+static bool target_named(const struct target *t, const char *folded, const char *arg)
+{
+  char hex[33], *f = NULL;
+  bool hit = false;
+  kith_hex_encode(t->owner, 16, hex);
+  if (strlen(arg) >= 4 && strncmp(hex, arg, strlen(arg)) == 0)
+    return true;
+  const char *n = t->trust == KITH_TRUST_PEER ? t->name : t->label;
+  if (kith_fold(n, &f) == 0)
+    hit = strcmp(f, folded) == 0;
+  free(f);
+  return hit;
+}
+
+static int sync_exit(const struct outcome *o)
+{
+  if (o->r.error == 0)
+    return 0;
+  if (o->r.refused == KITH_REFUSE_UNTRUSTED || o->r.refused == KITH_REFUSE_REVOKED ||
+      o->r.error == KITH_EREFUSED)
+    return EX_NOPERM_;
+  if (o->r.established)
+    return o->r.error == KITH_EBADMSG || o->r.error == KITH_EPROTO ? EX_DATAERR_
+                                                                   : EX_UNAVAILABLE_;
+  return EX_UNAVAILABLE_;
+}
+
+static const char *outcome_why(const struct outcome *o)
+{
+  if (o->net == KITH_EUNAVAIL)
+    return "unreachable (is 'kith serve' running there?)";
+  if (!o->r.established && o->r.error == KITH_ECLOSED)
+    return "the device there is not the one expected, or not a kith device";
+  return o->r.why[0] ? o->r.why : kith_strerror(o->net);
+}
+
+int cmd_sync(struct cli *cli, int argc, char **argv)
+{
+  static const struct option opts[] = {{"addr", required_argument, NULL, 'a'},
+                                       {"wait", required_argument, NULL, 'w'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *addr = NULL, *who = NULL;
+  uint64_t wait_ms = 3000;
+  int c, rc;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'a':
+      addr = optarg;
+      break;
+    case 'w': {
+      char *end;
+      double s = strtod(optarg, &end);
+      if (*end || s < 0 || s > 600)
+        return cli_usage(sync_usage, "bad --wait '%s' (seconds, 0 to 600)", optarg);
+      wait_ms = (uint64_t)(s * 1000);
+      break;
+    }
+    case 'h':
+      printf(
+          "usage: %s\n\n"
+          "One sync round with your other devices and your partners, then exit.\n"
+          "Sends what each lacks, receives what this device lacks, and prints what\n"
+          "moved. Exits 0 only once the other side has committed what it was sent.\n\n"
+          "  PEER|DEVICE      only this partner (name or id) or device of yours\n"
+          "  --addr HOST:PORT where 'kith serve' runs for it (else: the address it "
+          "was\n"
+          "                   last seen at, or found on the LAN)\n"
+          "  --wait SEC       how long to listen for LAN beacons (default 3)\n\n"
+          "exit codes: 0 synced, 69 unreachable or nobody found, 77 refused (not\n"
+          "trusted, or revoked), 65 the other side sent something invalid.\n",
+          sync_usage);
+      return 0;
+    default:
+      return cli_usage(sync_usage, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind < argc)
+    who = argv[optind++];
+  if (optind < argc)
+    return cli_usage(sync_usage, "unexpected argument '%s'", argv[optind]);
+  if (addr) {
+    struct sockaddr_storage ss;
+    if (kith_net_parse_addr(addr, &ss) != 0)
+      return cli_usage(sync_usage, "bad address '%s' (HOST:PORT with an IP address)",
+                       addr);
+  }
+  if ((rc = cli_open(cli)) != 0)
+    return rc;
+
+  struct target *all = calloc(SYNCER_TARGETS_MAX, sizeof *all);
+  struct outcome *out = calloc(SYNCER_TARGETS_MAX, sizeof *out);
+  char(*where)[128] = calloc(SYNCER_TARGETS_MAX, sizeof *where);
+  char *folded = NULL;
+  size_t n = 0, k = 0;
+  kith_txn *txn = NULL;
+  if (!all || !out || !where) {
+    rc = cli_fail(KITH_ENOMEM, "sync");
+    goto done;
+  }
+  if ((rc = cli_begin(cli, false, &txn)) != 0)
+    goto done;
+  rc = syncer_targets(txn, all, SYNCER_TARGETS_MAX, &n);
+  if (rc) {
+    kith_txn_abort(txn);
+    rc = cli_fail(rc, "cannot read your devices and partners");
+    goto done;
+  }
+  if (who && kith_fold(who, &folded) != 0) {
+    kith_txn_abort(txn);
+    rc = cli_usage(sync_usage, "'%s' is not valid UTF-8", who);
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) /* keep the named ones, in order */
+    if (!who || target_named(&all[i], folded, who))
+      all[k++] = all[i];
+  n = k;
+  for (size_t i = 0; i < n; i++)
+    if (syncer_addr_get(txn, all[i].pk, where[i], sizeof where[i]) != 0)
+      where[i][0] = 0;
+  kith_txn_abort(txn);
+  if (n == 0) {
+    rc = who ? cli_error(EX_DATAERR_,
+                         "no partner or device '%s' (see 'kith peer list', "
+                         "'kith device list')",
+                         who)
+             : cli_error(EX_UNAVAILABLE_, "nobody to sync with yet: pair a device or a "
+                                          "partner first ('kith invite', 'kith join')");
+    goto done;
+  }
+
+  size_t tried = 0, ok = 0;
+  int first_bad = 0;
+  if (addr) {
+    /* One address: the device there is one of the candidates; the one seen there
+     * last goes first, then the others until one completes the handshake. */
+    for (size_t i = 0; i < n; i++)
+      if (strcmp(where[i], addr) == 0 && i) {
+        struct target tmp = all[0];
+        all[0] = all[i], all[i] = tmp;
+        break;
+      }
+    for (size_t i = 0; i < n; i++) {
+      out[0].t = &all[i];
+      if ((rc = sync_once(cli, addr, all[i].pk, &out[0])) != 0)
+        goto done;
+      if (out[0].r.established || out[0].net == KITH_EUNAVAIL ||
+          out[0].net == KITH_ETIMEDOUT)
+        break;
+    }
+    tried = 1;
+  } else {
+    bool missing = false;
+    for (size_t i = 0; i < n; i++)
+      missing |= !where[i][0];
+    if (missing && (rc = discover(all, n, where, wait_ms)) != 0 &&
+        rc != KITH_EUNAVAIL && rc != KITH_EADDRINUSE)
+      fprintf(stderr, "kith: LAN discovery unavailable: %s\n", kith_strerror(rc));
+    for (size_t i = 0; i < n; i++) {
+      if (!where[i][0])
+        continue;
+      out[tried].t = &all[i];
+      if ((rc = sync_once(cli, where[i], all[i].pk, &out[tried])) != 0)
+        goto done;
+      tried++;
+    }
+  }
+  uv_loop_close(uv_default_loop());
+
+  uint64_t sent = 0, received = 0;
+  json_t *arr = cli->json ? json_array() : NULL;
+  for (size_t i = 0; i < tried; i++) {
+    struct outcome *o = &out[i];
+    const char *label = o->t->label[0] ? o->t->label : "device";
+    if (o->r.error == 0) {
+      ok++;
+      sent += o->r.sent;
+      received += o->r.received;
+    } else if (!first_bad) {
+      first_bad = sync_exit(o);
+    }
+    if (arr) {
+      json_t *e =
+          json_pack("{s:s, s:s, s:s, s:s, s:b}", "peer", o->t->name, "device", label,
+                    "as", as_text(o->t->trust), "addr", o->addr, "ok", o->r.error == 0);
+      if (o->r.error == 0) {
+        json_object_set_new(e, "sent", json_integer((json_int_t)o->r.sent));
+        json_object_set_new(e, "received", json_integer((json_int_t)o->r.received));
+        json_object_set_new(e, "changed", json_integer((json_int_t)o->r.changed));
+        json_object_set(e, "spaces", o->spaces ? o->spaces : json_array());
+      } else {
+        json_object_set_new(e, "error", json_string(outcome_why(o)));
+      }
+      json_array_append_new(arr, e);
+    } else if (o->r.error == 0) {
+      printf("Synced with %s (%s, %s) at %s: sent %llu, received %llu record(s)%s\n",
+             o->t->trust == KITH_TRUST_PEER ? o->t->name : label, as_text(o->t->trust),
+             o->t->trust == KITH_TRUST_PEER ? label : "yours", o->addr,
+             (unsigned long long)o->r.sent, (unsigned long long)o->r.received,
+             o->r.changed ? "" : "; nothing new here");
+    } else {
+      fprintf(stderr, "kith: sync with %s (%s) at %s failed: %s\n",
+              o->t->trust == KITH_TRUST_PEER ? o->t->name : label, as_text(o->t->trust),
+              o->addr, outcome_why(o));
+    }
+  }
+  if (!addr)
+    for (size_t i = 0; i < n; i++)
+      if (!where[i][0] && !cli->json)
+        fprintf(stderr, "kith: %s (%s) was not found on the LAN\n",
+                all[i].trust == KITH_TRUST_PEER ? all[i].name : all[i].label,
+                as_text(all[i].trust));
+  if (arr) {
+    json_t *doc = json_pack("{s:o, s:I, s:I}", "syncs", arr, "sent", (json_int_t)sent,
+                            "received", (json_int_t)received);
+    cli_json_print(doc);
+  }
+  if (tried == 0)
+    rc = cli_error(EX_UNAVAILABLE_,
+                   "no %s found on the LAN (is 'kith serve' running there? or give "
+                   "--addr HOST:PORT)",
+                   who ? who : "device or partner");
+  else
+    rc = first_bad;
+done:
+  for (size_t i = 0; out && i < SYNCER_TARGETS_MAX; i++)
+    json_decref(out[i].spaces);
+  free(folded);
+  free(all);
+  free(out);
+  free(where);
+  return rc;
+}
+
+/* ---- share and unshare ------------------------------------------------------------
+ */
+
+static int share_cmd(struct cli *cli, int argc, char **argv, bool share)
+{
+  static const struct option opts[] = {{"with", required_argument, NULL, 'w'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *usage = share ? share_usage : unshare_usage, *with = NULL;
+  int c, rc;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    if (c == 'w') {
+      with = optarg;
+    } else if (c == 'h') {
+      if (share)
+        printf(
+            "usage: %s\n\nShares a contact's card (names, emails, phones, org, "
+            "title, addresses,\nlinks: not your tags, follow-ups or notes) with a "
+            "partner: it moves into\nthe space you share, and edits from either side "
+            "reach both. Shared with\na second partner, a copy is shared. Prints the "
+            "shared card's id.\n",
+            usage);
+      else
+        printf(
+            "usage: %s\n\nStops sharing a contact with a partner: you keep a private "
+            "copy (with\nyour tags and notes; printed id), and the shared card is "
+            "removed from\nthe space you share; your partner keeps a private copy "
+            "too.\n",
+            usage);
+      return 0;
+    } else {
+      return cli_usage(usage, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc - 1)
+    return cli_usage(usage, optind == argc ? "missing CONTACT" : "too many arguments");
+  if (!with)
+    return cli_usage(usage, "missing --with PEER");
+  kith_txn *txn = NULL;
+  uint8_t contact[16], peer[16], out[16];
+  char hex[33], chex[33];
+  if ((rc = cli_open(cli)) != 0 || (rc = cli_begin(cli, true, &txn)) != 0)
+    return rc;
+  if ((rc = cli_resolve(txn, KITH_KIND_CONTACT, argv[optind], contact)) != 0 ||
+      (rc = cli_resolve_peer(txn, with, peer)) != 0) {
+    kith_txn_abort(txn);
+    return rc;
+  }
+  rc = share ? kith_share(txn, contact, peer, out)
+             : kith_unshare(txn, contact, peer, out);
+  if (rc) {
+    kith_txn_abort(txn);
+    if (rc == KITH_EINVAL)
+      return cli_error(EX_DATAERR_,
+                       share ? "cannot share: that partner was paired by an older kith "
+                               "(pair again)"
+                             : "that contact is not shared with %s",
+                       with);
+    return cli_fail(rc, share ? "cannot share" : "cannot unshare");
+  }
+  if ((rc = cli_commit(txn)) != 0)
+    return rc;
+  kith_hex_encode(out, 16, hex);
+  kith_hex_encode(contact, 16, chex);
+  if (cli->json)
+    return cli_json_print(json_pack("{s:s, s:s, s:s, s:b}", "id", chex,
+                                    share ? "shared_id" : "private_id", hex, "with",
+                                    with, "copy", memcmp(out, contact, 16) != 0));
+  printf("%s\n", hex);
+  return 0;
+}
+
+int cmd_share(struct cli *cli, int argc, char **argv)
+{
+  return share_cmd(cli, argc, argv, true);
+}
+
+int cmd_unshare(struct cli *cli, int argc, char **argv)
+{
+  return share_cmd(cli, argc, argv, false);
+}
+
+/* ---- serve: announce, discover, sync ------------------------------------------------
+ */
+
+#define RETRY_MS 5000     /* a beacon dials a device at most this often (spoofs) */
+#define CHANGE_MS 1000    /* a local change dials a device at most this often */
+#define PERIODIC_MS 60000 /* and again this often while it is seen */
+#define TICK_MS 1000
+
+struct known {
+  struct target t;
+  uint8_t bkey[32];
+  char addr[128];
+  uint64_t last_try, last_ok;
+  bool busy, want; /* want: a change it has not been offered yet */
+};
+
+struct dial {
+  struct autosync *a;
+  struct known *k;
+  kith_link *l;
+  char addr[128];
+};
+
+struct autosync {
+  struct cli *cli;
+  uv_loop_t *loop;
+  uint16_t port;
+  kith_disc *disc;
+  uv_timer_t tick;
+  uint8_t my_bkey[32];
+  struct kith_beacon_seen seen;
+  struct known *k;
+  size_t n;
+  uint64_t mark, refreshed;
+  int dialing;
+  bool stopping, closed;
+};
+
+static int mark_now(kith_store *st, uint64_t *mark)
+{
+  kith_txn *txn = NULL;
+  struct kith_space_list sp;
+  uint64_t sum = 0, v;
+  int rc = kith_txn_begin(st, false, &txn);
+  if (rc == 0 && (rc = kith_txn_seq(txn, KITH_SPACE_SELF, &sum)) == 0)
+    rc = kith_partner_spaces(txn, &sp);
+  for (size_t i = 0; rc == 0 && i < sp.n; i++) {
+    uint32_t local;
+    if (kith_space_local(txn, sp.gid[i], false, &local) == 0 &&
+        kith_txn_seq(txn, local, &v) == 0)
+      sum += v;
+  }
+  kith_txn_abort(txn);
+  *mark = sum;
+  return rc;
+}
+
+/* Re-reads whom to sync with, keeping what is known of each. */
+static int refresh(struct autosync *a)
+{
+  struct target *t = calloc(SYNCER_TARGETS_MAX, sizeof *t);
+  struct known *k = calloc(SYNCER_TARGETS_MAX, sizeof *k);
+  kith_txn *txn = NULL;
+  size_t n = 0;
+  int rc = t && k ? kith_txn_begin(a->cli->st, false, &txn) : KITH_ENOMEM;
+  if (rc == 0)
+    rc = syncer_targets(txn, t, SYNCER_TARGETS_MAX, &n);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    k[i].t = t[i];
+    if (kith_beacon_key(t[i].pk, k[i].bkey) != 0)
+      memset(k[i].bkey, 0, 32);
+    if (syncer_addr_get(txn, t[i].pk, k[i].addr, sizeof k[i].addr) != 0)
+      k[i].addr[0] = 0;
+    for (size_t j = 0; j < a->n; j++)
+      if (memcmp(a->k[j].t.pk, t[i].pk, 32) == 0) {
+        k[i].last_try = a->k[j].last_try;
+        k[i].last_ok = a->k[j].last_ok;
+        k[i].busy = a->k[j].busy;
+        k[i].want = a->k[j].want;
+        if (a->k[j].addr[0])
+          memcpy(k[i].addr, a->k[j].addr, sizeof k[i].addr);
+      }
+  }
+  kith_txn_abort(txn);
+  free(t);
+  if (rc || a->dialing) { /* dials in flight point into the old table */
+    free(k);
+    return rc;
+  }
+  free(a->k);
+  a->k = k;
+  a->n = n;
+  return 0;
+}
+
+static void dial_done(void *arg, int result)
+{
+  struct dial *d = arg;
+  struct kith_link_result r;
+  kith_link_result(d->l, &r);
+  kith_link_free(d->l);
+  d->k->busy = false;
+  d->a->dialing--;
+  if (r.error == 0) {
+    d->k->last_ok = cli_now_ms();
+    (void)syncer_addr_put(d->a->cli->st, d->k->t.pk, d->addr);
+  }
+  if (!d->a->stopping)
+    syncer_report(d->a->cli, &r, d->addr, result);
+  if (d->a->closed && d->a->dialing == 0) { /* the last one out frees */
+    free(d->a->k);
+    free(d->a);
+  }
+  free(d);
+}
+
+static void dial(struct autosync *a, struct known *k, uint64_t every_ms)
+{
+  struct sockaddr_storage ss;
+  uint64_t now = cli_now_ms();
+  if (a->stopping || k->busy || !k->addr[0] || now - k->last_try < every_ms ||
+      kith_net_parse_addr(k->addr, &ss) != 0)
+    return;
+  k->want = false;
+  struct dial *d = calloc(1, sizeof *d);
+  if (!d)
+    return;
+  k->last_try = now;
+  d->a = a;
+  d->k = k;
+  snprintf(d->addr, sizeof d->addr, "%s", k->addr);
+  if (kith_link_dial_sync_new(a->cli->st, k->t.pk, cli_now_ms, &d->l) != 0) {
+    free(d);
+    return;
+  }
+  if (kith_net_connect(a->loop, (struct sockaddr *)&ss, NULL, &kith_link_vt, d->l,
+                       dial_done, d) != 0) {
+    kith_link_free(d->l);
+    free(d);
+    return;
+  }
+  k->busy = true;
+  a->dialing++;
+}
+
+static int beacon_make(void *arg, uint8_t *buf, size_t cap, size_t *len)
+{
+  struct autosync *a = arg;
+  uint8_t nonce[KITH_BEACON_NONCE_LEN];
+  if (cap < KITH_BEACON_LEN)
+    return 1;
+  randombytes_buf(nonce, sizeof nonce);
+  if (kith_beacon_make(a->my_bkey, nonce, minute_now(), a->port, buf) != 0)
+    return 1;
+  *len = KITH_BEACON_LEN;
+  return 0;
+}
+
+static void beacon_recv(void *arg, const uint8_t *buf, size_t len,
+                        const struct sockaddr *from)
+{
+  struct autosync *a = arg;
+  struct kith_beacon b;
+  uint32_t now = minute_now();
+  if (kith_beacon_parse(buf, len, &b) != 0 || kith_beacon_match(&b, a->my_bkey, now))
+    return; /* not a beacon, or my own */
+  for (size_t i = 0; i < a->n; i++) {
+    struct known *k = &a->k[i];
+    if (!kith_beacon_match(&b, k->bkey, now))
+      continue;
+    if (!kith_beacon_seen_add(&a->seen, b.nonce))
+      return; /* a replay */
+    char text[128];
+    sockaddr_text(from, b.port, text, sizeof text);
+    if (strcmp(text, k->addr) != 0) {
+      snprintf(k->addr, sizeof k->addr, "%s", text);
+      if (a->cli->json)
+        cli_json_print(json_pack("{s:s, s:s, s:s, s:s}", "event", "discovered", "peer",
+                                 k->t.name, "device", k->t.label, "addr", text));
+      else
+        printf("Found %s (%s) at %s.\n",
+               k->t.trust == KITH_TRUST_PEER ? k->t.name : k->t.label,
+               as_text(k->t.trust), text);
+      fflush(stdout);
+    }
+    if (cli_now_ms() - k->last_ok >= PERIODIC_MS || k->want)
+      dial(a, k, RETRY_MS);
+    return;
+  }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+  struct autosync *a = t->data;
+  uint64_t now = cli_now_ms(), mark = a->mark;
+  if (now - a->refreshed >= 5000) {
+    if (refresh(a) == 0)
+      a->refreshed = now;
+  }
+  if (mark_now(a->cli->st, &mark) != 0)
+    return;
+  bool changed = mark != a->mark;
+  a->mark = mark;
+  if (changed && a->disc && kith_disc_announce(a->disc) != 0) {
+    /* a beacon lost: the next interval sends another */
+  }
+  for (size_t i = 0; i < a->n; i++) {
+    struct known *k = &a->k[i];
+    k->want |= changed || now - k->last_ok >= PERIODIC_MS;
+    if (k->want)
+      dial(a, k, CHANGE_MS);
+  }
+}
+
+int autosync_start(struct cli *cli, uv_loop_t *loop, uint16_t port,
+                   struct autosync **out)
+{
+  struct autosync *a = calloc(1, sizeof *a);
+  struct kith_identity me;
+  kith_txn *txn = NULL;
+  if (!a)
+    return KITH_ENOMEM;
+  a->cli = cli;
+  a->loop = loop;
+  a->port = port;
+  int rc = kith_txn_begin(cli->st, false, &txn);
+  if (rc == 0)
+    rc = kith_txn_identity(txn, &me);
+  kith_txn_abort(txn);
+  if (rc == 0)
+    rc = kith_beacon_key(me.pk, a->my_bkey);
+  if (rc == 0)
+    rc = refresh(a);
+  if (rc == 0)
+    rc = mark_now(cli->st, &a->mark);
+  if (rc) {
+    free(a->k);
+    free(a);
+    return rc;
+  }
+  a->refreshed = cli_now_ms();
+  if (!disc_off()) {
+    struct kith_disc_opts o;
+    disc_opts(&o);
+    o.make = beacon_make;
+    o.recv = beacon_recv;
+    o.arg = a;
+    rc = kith_disc_start(loop, &o, &a->disc);
+    if (rc) {
+      a->disc = NULL;
+      if (cli->json)
+        cli_json_print(json_pack("{s:s, s:s}", "event", "discovery_off", "why",
+                                 kith_strerror(rc)));
+      else
+        fprintf(stderr, "kith: LAN discovery is off: %s\n", kith_strerror(rc));
+    }
+  }
+  uv_timer_init(loop, &a->tick);
+  a->tick.data = a;
+  uv_timer_start(&a->tick, on_tick, TICK_MS, TICK_MS);
+  for (size_t i = 0; i < a->n; i++) /* the devices seen before: try them now */
+    dial(a, &a->k[i], 0);
+  *out = a;
+  return 0;
+}
+
+static void autosync_closed(uv_handle_t *h)
+{
+  struct autosync *a = h->data;
+  a->closed = true;
+  if (a->dialing == 0) { /* else the last dial to finish frees */
+    free(a->k);
+    free(a);
+  }
+}
+
+void autosync_stop(struct autosync *a)
+{
+  if (!a)
+    return;
+  a->stopping = true;
+  kith_disc_stop(a->disc, NULL, NULL);
+  a->disc = NULL;
+  uv_timer_stop(&a->tick);
+  uv_close((uv_handle_t *)&a->tick, autosync_closed);
+}
