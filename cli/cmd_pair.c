@@ -471,7 +471,8 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
           "KITH_DISC_GROUP, KITH_DISC_PORT and KITH_DISC_IFACE (a local IPv4\n"
           "address) choose its group, port and interface.\n"
           "With --json, one event per line: listening, paired, pair_failed,\n"
-          "discovered, synced, link (a ping), refused, sync_failed, conn_failed,\n"
+          "discovered, synced, link (a ping), refused, sync_failed, link_failed,\n"
+          "conn_failed, "
           "discovery_off.\n",
           serve_usage);
       return 0;

@@ -191,12 +191,12 @@ void syncer_report(struct cli *cli, const struct kith_link_result *r, const char
     kith_fingerprint(r->remote_pk, fp);
   if (r->error == 0) {
     if (cli->json)
-      cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:I, s:I, s:I}",
-                               "event", r->synced ? "synced" : "link", "peer",
-                               r->remote_name, "as", as_text(r->trust), "fingerprint",
-                               fp, "addr", addr, "dialed", r->dialer, "sent",
-                               (json_int_t)r->sent, "received", (json_int_t)r->received,
-                               "changed", (json_int_t)r->changed));
+      cli_json_print(
+          json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:I, s:I, s:I}", "event",
+                    r->synced ? "synced" : "link", "peer", r->remote_name, "as",
+                    as_text(r->trust), "fingerprint", fp, "addr", addr, "dialed",
+                    r->dialer, "trusted", 1, "sent", (json_int_t)r->sent, "received",
+                    (json_int_t)r->received, "changed", (json_int_t)r->changed));
     else if (r->synced)
       printf("Synced with %s (%s): sent %llu, received %llu record(s).\n",
              r->remote_name, as_text(r->trust), (unsigned long long)r->sent,
@@ -209,7 +209,9 @@ void syncer_report(struct cli *cli, const struct kith_link_result *r, const char
   }
   if (cli->json)
     cli_json_print(json_pack("{s:s, s:s, s:s?, s:s?, s:i}", "event",
-                             r->refused && !r->synced ? "refused" : "sync_failed",
+                             r->refused && !r->synced ? "refused"
+                             : r->synced              ? "sync_failed"
+                                                      : "link_failed",
                              "why", why, "fingerprint", r->remote_known ? fp : NULL,
                              "addr", addr, "code", (int)r->refused));
   else

@@ -46,8 +46,11 @@ E2E_DONE=0
 KITH_TIMEOUT=${KITH_E2E_TIMEOUT:-60}
 
 # Never touch the user's own store: no inherited home, and HOME inside $T.
-unset KITH_HOME XDG_DATA_HOME KITH_MAP_SIZE
+unset KITH_HOME XDG_DATA_HOME KITH_MAP_SIZE KITH_DISC_GROUP KITH_DISC_PORT KITH_DISC_IFACE
 export HOME="$T/user"
+# No LAN discovery unless a scenario turns it on (on loopback, on a port of its
+# own: see discovery.sh): beacons on the real LAN are not a test's business.
+export KITH_DISC=off
 export LC_ALL=C.UTF-8
 mkdir -p "$HOME"
 KHOME="$T/home"
