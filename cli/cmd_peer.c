@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "cli/cmds.h"
+#include "cli/syncer.h"
 #include "core/fold.h"
 #include "core/link.h"
 #include "core/peer.h"
@@ -160,6 +161,24 @@ static json_t *peer_json(const struct kith_record *rec)
   return o;
 }
 
+/* LAST SYNC, THEY LACK, I LACK: relative time, and counts ("?" before any sync). */
+static void print_sync(json_t *st)
+{
+  const char *last = json_string_value(json_object_get(st, "last_sync"));
+  char rel[32] = "never";
+  if (last)
+    cli_relative((uint64_t)json_integer_value(json_object_get(st, "last_sync_ms")),
+                 cli_now_ms(), rel, sizeof rel);
+  printf("%-14s  ", rel);
+  if (!last) {
+    printf("%-9s  %-9s", "-", "-");
+    return;
+  }
+  printf("%-9lld  %-9lld",
+         (long long)json_integer_value(json_object_get(st, "they_lack")),
+         (long long)json_integer_value(json_object_get(st, "i_lack")));
+}
+
 struct list {
   kith_txn *txn;
   int kind;
@@ -206,25 +225,29 @@ static int peer_list(struct cli *cli, kith_txn *txn)
   }
   if (cli->json) {
     json_t *arr = json_array();
-    for (size_t i = 0; arr && i < c.l.n; i++)
-      json_array_append_new(arr, peer_json(c.l.v[i]));
+    for (size_t i = 0; arr && i < c.l.n; i++) {
+      json_t *j = peer_json(c.l.v[i]);
+      json_object_set_new(j, "sync", syncer_status(txn, c.l.v[i]->id));
+      json_array_append_new(arr, j);
+    }
     kith_record_list_clear(&c.l);
     return cli_json_print(arr);
   }
   if (c.l.n)
-    printf("%-8s  %-24s  %-10s  %-10s  %s\n", "ID", "NAME", "STATUS", "PAIRED",
-           "FINGERPRINT");
+    printf("%-8s  %-20s  %-10s  %-14s  %-9s  %-9s  %s\n", "ID", "NAME", "STATUS",
+           "LAST SYNC", "THEY LACK", "I LACK", "FINGERPRINT");
   for (size_t i = 0; i < c.l.n; i++) {
-    json_t *j = peer_json(c.l.v[i]);
+    json_t *j = peer_json(c.l.v[i]), *st = syncer_status(txn, c.l.v[i]->id);
     char hex[33];
     kith_hex_encode(c.l.v[i]->id, 16, hex);
     hex[8] = 0;
     printf("%s  ", hex);
-    cli_pad(stdout, json_string_value(json_object_get(j, "name")), 24);
-    const char *paired = json_string_value(json_object_get(j, "paired"));
+    cli_pad(stdout, json_string_value(json_object_get(j, "name")), 20);
     const char *fp = json_string_value(json_object_get(j, "fingerprint"));
-    printf("  %-10s  %-10s  %s\n", json_string_value(json_object_get(j, "status")),
-           paired ? paired : "", fp ? fp : "");
+    printf("  %-10s  ", json_string_value(json_object_get(j, "status")));
+    print_sync(st);
+    printf("  %s\n", fp ? fp : "");
+    json_decref(st);
     json_decref(j);
   }
   if (c.l.n == 0)
@@ -548,14 +571,19 @@ int cmd_device(struct cli *cli, int argc, char **argv)
       return cli_fail(rc, "cannot list devices");
     }
     json_t *arr = json_array();
-    for (size_t i = 0; arr && i < c.l.n; i++)
-      json_array_append_new(arr, device_json(c.l.v[i], me.pk));
+    for (size_t i = 0; arr && i < c.l.n; i++) {
+      json_t *d = device_json(c.l.v[i], me.pk);
+      if (!json_is_true(json_object_get(d, "this_device")) &&
+          !json_is_string(json_object_get(d, "revoked")))
+        json_object_set_new(d, "sync", syncer_status(txn, c.l.v[i]->id));
+      json_array_append_new(arr, d);
+    }
     kith_record_list_clear(&c.l);
     kith_txn_abort(txn);
     if (cli->json)
       return cli_json_print(arr);
-    printf("%-8s  %-20s  %-10s  %-10s  %s\n", "ID", "LABEL", "ADDED", "REVOKED",
-           "FINGERPRINT");
+    printf("%-8s  %-16s  %-10s  %-10s  %-14s  %-9s  %-9s  %s\n", "ID", "LABEL", "ADDED",
+           "REVOKED", "LAST SYNC", "THEY LACK", "I LACK", "FINGERPRINT");
     size_t i;
     json_t *d;
     json_array_foreach(arr, i, d)
@@ -564,9 +592,13 @@ int cmd_device(struct cli *cli, int argc, char **argv)
       const char *revoked = json_string_value(json_object_get(d, "revoked"));
       const char *fp = json_string_value(json_object_get(d, "fingerprint"));
       printf("%.8s  ", json_string_value(json_object_get(d, "id")));
-      cli_pad(stdout, json_string_value(json_object_get(d, "label")), 20);
-      printf("  %-10s  %-10s  %s%s\n", added ? added : "", revoked ? revoked : "-",
-             fp ? fp : "",
+      cli_pad(stdout, json_string_value(json_object_get(d, "label")), 16);
+      printf("  %-10s  %-10s  ", added ? added : "", revoked ? revoked : "-");
+      if (json_object_get(d, "sync"))
+        print_sync(json_object_get(d, "sync"));
+      else
+        printf("%-14s  %-9s  %-9s", "", "", "");
+      printf("  %s%s\n", fp ? fp : "",
              json_is_true(json_object_get(d, "this_device")) ? "  (this device)" : "");
     }
     json_decref(arr);

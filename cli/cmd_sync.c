@@ -171,6 +171,50 @@ static void sockaddr_text(const struct sockaddr *sa, uint16_t port, char *out, s
   }
 }
 
+/* ---- status ------------------------------------------------------------------ */
+
+json_t *syncer_status(kith_txn *txn, const uint8_t owner[16])
+{
+  struct target *t = calloc(SYNCER_TARGETS_MAX, sizeof *t);
+  size_t n = 0;
+  uint64_t last = 0, they = 0, me = 0;
+  bool any = false;
+  json_t *devs = json_array(), *o = NULL;
+  if (!t || !devs || syncer_targets(txn, t, SYNCER_TARGETS_MAX, &n) != 0)
+    goto out;
+  for (size_t i = 0; i < n; i++) {
+    struct kith_sync_status st;
+    char fp[40], when[32] = "";
+    if (memcmp(t[i].owner, owner, 16) != 0 || kith_sync_status(txn, t[i].pk, &st) != 0)
+      continue;
+    kith_fingerprint(t[i].pk, fp);
+    if (st.last_ms)
+      kith_hlc_iso(st.last_ms << 16, when);
+    json_array_append_new(
+        devs, json_pack("{s:s, s:s, s:s?, s:I, s:I}", "fingerprint", fp, "label",
+                        t[i].label, "last_sync", st.last_ms ? when : NULL, "they_lack",
+                        (json_int_t)st.they_lack, "i_lack", (json_int_t)st.i_lack));
+    /* the whole: the most recently synced device's view */
+    if (!any || st.last_ms > last) {
+      last = st.last_ms;
+      they = st.they_lack;
+      me = st.i_lack;
+      any = true;
+    }
+  }
+  char when[32] = "";
+  if (last)
+    kith_hlc_iso(last << 16, when);
+  o = json_pack("{s:s?, s:I, s:I, s:I, s:o}", "last_sync", last ? when : NULL,
+                "last_sync_ms", (json_int_t)last, "they_lack", (json_int_t)they,
+                "i_lack", (json_int_t)me, "devices", devs);
+  devs = NULL;
+out:
+  json_decref(devs);
+  free(t);
+  return o;
+}
+
 /* ---- reports ---------------------------------------------------------------- */
 
 static const char *as_text(enum kith_trust t)

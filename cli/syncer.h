@@ -44,6 +44,12 @@ int autosync_start(struct cli *cli, uv_loop_t *loop, uint16_t port,
                    struct autosync **out);
 void autosync_stop(struct autosync *a);
 
+/* What past syncs left with a partner (owner: its peer record) or one of my
+ * devices (its device record): {"last_sync": ISO|null, "they_lack": n, "i_lack":
+ * n, "devices": [...per device...]}, the whole being the most recently synced
+ * device's. NULL if out of memory. */
+json_t *syncer_status(kith_txn *txn, const uint8_t owner[16]);
+
 /* One line (or JSON event) about a finished sync link, for serve's acceptor side
  * and the dialer alike; net is the transport's result (0 for the acceptor). */
 void syncer_report(struct cli *cli, const struct kith_link_result *r, const char *addr,

@@ -108,6 +108,8 @@ static int judge(kith_link *l, kith_txn *txn, const uint8_t ed[KITH_ED25519_PK_L
     return rc;
   int kind = l->res.trust == KITH_TRUST_PEER ? KITH_KIND_PEER : KITH_KIND_DEVICE;
   rc = kith_key_owner(txn, kind, ed, l->res.remote_id);
+  if (rc == KITH_ENOTFOUND) /* trusted through a roster whose peer is not here yet */
+    return 0;
   if (rc == 0)
     rc = kith_record_load(txn, l->res.remote_id, &rec);
   if (rc == 0) {

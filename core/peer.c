@@ -70,6 +70,15 @@ static int collect_ids(void *arg, const uint8_t id[KITH_ID_LEN])
   return 0;
 }
 
+/* A record id derived from a key, so that two of my devices recording the same
+ * device or partner apart make one record, not two. */
+static void record_id(const char *what, const uint8_t pk[KITH_ED25519_PK_LEN],
+                      uint8_t id[KITH_ID_LEN])
+{
+  crypto_generichash(id, KITH_ID_LEN, pk, KITH_ED25519_PK_LEN, (const uint8_t *)what,
+                     strlen(what));
+}
+
 void kith_device_id_of(const uint8_t pk[static KITH_ED25519_PK_LEN],
                        uint8_t dev[static KITH_DEVICE_ID_LEN])
 {
@@ -216,8 +225,10 @@ int kith_peer_add(kith_txn *txn, const char *name,
   kith_hex_encode(pk, KITH_ED25519_PK_LEN, hex);
   int rc = kith_key_owner(txn, KITH_KIND_PEER, pk, id);
   bool fresh = rc == KITH_ENOTFOUND;
-  if (fresh)
-    rc = kith_record_create(txn, KITH_KIND_PEER, false, id);
+  if (fresh) { /* an id from the key: my devices pairing apart make one record */
+    record_id("kith peer record v1", pk, id);
+    rc = kith_record_create(txn, KITH_KIND_PEER, true, id);
+  }
   if (rc == 0 && name && *name)
     rc = set_text(txn, id, KITH_F_PEER_NAME, name);
   if (rc == 0 && fresh && (!name || !*name))
@@ -259,7 +270,8 @@ int kith_device_add(kith_txn *txn, const char *label,
     return label && *label ? set_text(txn, id, KITH_F_DEVICE_LABEL, label) : 0;
   if (rc != KITH_ENOTFOUND)
     return rc;
-  rc = kith_record_create(txn, KITH_KIND_DEVICE, false, id);
+  record_id("kith device record v1", pk, id); /* the same on every device of mine */
+  rc = kith_record_create(txn, KITH_KIND_DEVICE, true, id);
   if (rc == 0)
     rc = set_text(txn, id, KITH_F_DEVICE_KEY, hex);
   if (rc == 0)

@@ -259,6 +259,53 @@ int kith_roster_state(kith_txn *txn, const uint8_t gid[static KITH_GID_LEN],
   return rc == KITH_ENOTFOUND ? 0 : rc;
 }
 
+/* My devices in every roster: live ones in, revoked ones out. A device that
+ * revoked another (or linked one) before it knew of a partnership leaves that
+ * roster behind; sync calls this after each round so that whichever of my devices
+ * knows both fixes it. Writes nothing when all is in order. */
+struct reconcile {
+  kith_txn *txn;
+  const struct kith_space_list *spaces;
+};
+
+static int reconcile_device(void *arg, const uint8_t id[KITH_ID_LEN])
+{
+  struct reconcile *c = arg;
+  struct kith_record *rec = NULL;
+  uint8_t pk[KITH_ED25519_PK_LEN];
+  int rc = kith_record_load(c->txn, id, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  bool revoked = kith_record_text(rec, KITH_F_DEVICE_REVOKED) != NULL;
+  const char *label = kith_record_text(rec, KITH_F_DEVICE_LABEL);
+  if (rec->deleted || kith_record_key(rec, pk) != 0) {
+    kith_record_free(rec);
+    return 0;
+  }
+  for (size_t i = 0; rc == 0 && i < c->spaces->n; i++) {
+    enum kith_roster_state st;
+    if ((rc = kith_roster_state(c->txn, c->spaces->gid[i], pk, &st)) != 0)
+      break;
+    if (revoked && st == KITH_ROSTER_LIVE)
+      rc = kith_roster_remove(c->txn, c->spaces->gid[i], pk);
+    else if (!revoked && st == KITH_ROSTER_ABSENT)
+      rc = kith_roster_add(c->txn, c->spaces->gid[i], pk, label);
+  }
+  kith_record_free(rec);
+  return rc;
+}
+
+int kith_rosters_reconcile(kith_txn *txn)
+{
+  struct kith_space_list all;
+  int rc = kith_partner_spaces(txn, &all);
+  if (rc || all.n == 0)
+    return rc;
+  struct reconcile c = {txn, &all};
+  rc = kith_kind_each(txn, KITH_KIND_DEVICE, reconcile_device, &c);
+  return rc < 0 ? rc : 0;
+}
+
 /* ---- who syncs what -------------------------------------------------------- */
 
 struct partner_walk {
@@ -366,6 +413,30 @@ static int collect_id(void *arg, const uint8_t id[KITH_ID_LEN])
   return 0;
 }
 
+/* The private copy's id: from the card's id and the partner's key (the first of
+ * its peer record), so that all my devices agree on it while my partner, who
+ * keeps a copy of the same card, gets another id (sharing mine again later must
+ * not touch theirs). */
+static int private_copy_id(kith_txn *txn, const uint8_t id[KITH_ID_LEN],
+                           uint8_t out[KITH_ID_LEN])
+{
+  uint32_t space;
+  uint8_t gid[KITH_GID_LEN], peer[KITH_ID_LEN], pk[KITH_ED25519_PK_LEN] = {0};
+  struct kith_record *rec = NULL;
+  int rc = kith_card_space(txn, id, &space);
+  if (rc == 0 && space != KITH_SPACE_SELF && kith_space_gid(txn, space, gid) == 0 &&
+      kith_space_peer(txn, gid, peer) == 0 && kith_record_load(txn, peer, &rec) == 0 &&
+      kith_record_key(rec, pk) != 0)
+    memset(pk, 0, sizeof pk);
+  kith_record_free(rec);
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, (const uint8_t *)"kith private copy v1", 20, KITH_ID_LEN);
+  crypto_generichash_update(&h, id, KITH_ID_LEN);
+  crypto_generichash_update(&h, pk, sizeof pk);
+  crypto_generichash_final(&h, out, KITH_ID_LEN);
+  return rc;
+}
+
 int kith_keep_private_copy(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
                            uint8_t out[static KITH_ID_LEN])
 {
@@ -373,8 +444,9 @@ int kith_keep_private_copy(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
   struct id_vec notes = {0};
   char hex[2 * KITH_ID_LEN + 1];
   const char *p = hex;
-  derive_id("kith private copy v1", id, NULL, out);
-  int rc = live_contact(txn, id, &rec);
+  int rc = private_copy_id(txn, id, out);
+  if (rc == 0)
+    rc = live_contact(txn, id, &rec);
   if (rc == 0)
     rc = copy_record(txn, rec, out, KITH_SPACE_SELF, false);
   if (rc == 0)

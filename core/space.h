@@ -72,6 +72,11 @@ int kith_roster_state(kith_txn *txn, const uint8_t gid[static KITH_GID_LEN],
                       const uint8_t pk[static KITH_ED25519_PK_LEN],
                       enum kith_roster_state *out) KITH_MUST_CHECK;
 
+/* Puts every live device of mine into every partnership's roster and takes every
+ * revoked one out, where a device that did not know of the partnership yet left
+ * it (sync runs it after each round). */
+int kith_rosters_reconcile(kith_txn *txn) KITH_MUST_CHECK;
+
 /* The spaces a remote device may sync with me, by its key: my own device (not
  * revoked): self and every partnership; a partner's device: our partnership(s).
  * Anything else: none. *trust says which. */

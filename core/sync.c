@@ -353,7 +353,14 @@ static int on_hello(kith_sync *s, const struct kith_smsg *m)
      * me those changes itself, and a cut session lost the SKIP that said so). */
     bool same = h->have_known && sodium_memcmp(h->have_epoch, s->my_epoch, 16) == 0;
     uint64_t from = same ? h->have_seq : 0, held = held_by(s, txn, t->gid, h->epoch);
-    t->next_from = t->acked = held > from ? held : from;
+    t->next_from = t->acked = from;
+    if (held > from) { /* tell it first, so that my batches still start where it is */
+      struct kith_smsg k = {.type = KITH_SYNC_SKIP, .from = from, .to = held};
+      memcpy(k.space, t->gid, KITH_GID_LEN);
+      memcpy(k.epoch, s->my_epoch, KITH_EPOCH_LEN);
+      t->next_from = t->acked = held;
+      rc = queue(s, &k);
+    }
   }
   kith_txn_abort(txn);
   return rc;
@@ -559,9 +566,14 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
 static int on_skip(kith_sync *s, const struct kith_smsg *m)
 {
   struct rx *r = rx_of(s, m->space);
-  if (r && !s->in_len && r->epoch_known && sodium_memcmp(r->epoch, m->epoch, 16) == 0 &&
-      r->pos == m->from)
-    r->pos = m->to; /* recorded with the round (save_round) */
+  if (!r || s->in_len)
+    return 0;
+  bool same = r->epoch_known && sodium_memcmp(r->epoch, m->epoch, 16) == 0;
+  if (same ? r->pos != m->from : m->from != 0)
+    return 0;
+  memcpy(r->epoch, m->epoch, KITH_EPOCH_LEN); /* a store new to me: from its start */
+  r->epoch_known = true;
+  r->pos = m->to; /* recorded with the next batch or the round (save_round) */
   return 0;
 }
 
@@ -620,6 +632,8 @@ static int save_round(kith_sync *s)
   for (size_t i = 0; rc == 0 && i < s->nrx; i++)
     if (s->rx[i].epoch_known)
       rc = save_rx(s, txn, &s->rx[i]);
+  if (rc == 0) /* what this round taught: my devices, my partnerships */
+    rc = kith_rosters_reconcile(txn);
   if (rc == 0) {
     uint8_t lk[2 + KITH_ED25519_PK_LEN], t[8];
     memcpy(lk, "ls", 2);
