@@ -127,6 +127,13 @@ static void print_paired(struct cli *cli, kith_txn *txn,
                            "as", r->device ? "device" : "partner", "peer", "id", hex,
                            "name", r->peer_name, "label", r->peer_label, "fingerprint",
                            fp, "safety_number", safety);
+    json_object_set_new(ev, "synced", json_boolean(r->synced));
+    if (r->synced) {
+      json_object_set_new(ev, "sent", json_integer((json_int_t)r->sent));
+      json_object_set_new(ev, "received", json_integer((json_int_t)r->received));
+    } else if (r->sync_error) {
+      json_object_set_new(ev, "sync_error", json_string(r->sync_why));
+    }
     cli_json_print(ev);
     return;
   }
@@ -137,6 +144,9 @@ static void print_paired(struct cli *cli, kith_txn *txn,
     printf("Paired with %s%s%s%s.\n", r->peer_name[0] ? r->peer_name : "a partner",
            r->peer_label[0] ? " (" : "", r->peer_label, r->peer_label[0] ? ")" : "");
   printf("Safety number: %s\n", safety);
+  if (r->synced)
+    printf("First sync: received %llu record(s), sent %llu.\n",
+           (unsigned long long)r->received, (unsigned long long)r->sent);
   fflush(stdout);
 }
 
@@ -619,7 +629,8 @@ int cmd_join(struct cli *cli, int argc, char **argv)
     kith_pair_free(p);
     if (rc == 0 && j.result == KITH_EUNAVAIL && r.refused == 0)
       r.error = KITH_EUNAVAIL;
-    else if (rc == 0 && r.error == 0 && j.result != 0 && j.result != KITH_ECLOSED)
+    else if (rc == 0 && r.error == 0 && !r.sync_error && j.result != 0 &&
+             j.result != KITH_ECLOSED)
       r.error = j.result;
     if (r.error != KITH_EUNAVAIL)
       break;
@@ -633,6 +644,11 @@ int cmd_join(struct cli *cli, int argc, char **argv)
       return rc;
     print_paired(cli, txn, &r);
     kith_txn_abort(txn);
+    if (r.sync_error) /* paired all the same: a later sync catches up */
+      return cli_error(EX_UNAVAILABLE_,
+                       "paired, but the first sync did not finish (%s); run 'kith "
+                       "sync' with it",
+                       r.sync_why);
     return 0;
   }
   case KITH_EUNAVAIL:

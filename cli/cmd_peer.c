@@ -49,8 +49,8 @@ struct by_name {
   kith_txn *txn;
   uint8_t field; /* the peer's name or the device's label */
   char *needle;
-  int found;
-  uint8_t id[16];
+  int found, partial; /* the whole name; the first word(s) of a name */
+  uint8_t id[16], pid[16];
 };
 
 static int match_name(void *arg, const uint8_t id[16])
@@ -61,9 +61,15 @@ static int match_name(void *arg, const uint8_t id[16])
   if (kith_record_load(b->txn, id, &rec) != 0)
     return 0;
   const char *name = kith_record_text(rec, b->field);
-  if (!rec->deleted && name && kith_fold(name, &f) == 0 && strcmp(f, b->needle) == 0) {
-    if (b->found++ == 0)
-      memcpy(b->id, id, 16);
+  size_t nl = strlen(b->needle);
+  if (!rec->deleted && name && kith_fold(name, &f) == 0) {
+    if (strcmp(f, b->needle) == 0) {
+      if (b->found++ == 0)
+        memcpy(b->id, id, 16);
+    } else if (strncmp(f, b->needle, nl) == 0 && f[nl] == ' ') { /* "Bea" */
+      if (b->partial++ == 0)
+        memcpy(b->pid, id, 16);
+    }
   }
   free(f);
   kith_record_free(rec);
@@ -79,18 +85,18 @@ int cli_resolve_peer(kith_txn *txn, const char *arg, uint8_t id[16])
   if (rc == KITH_EAMBIGUOUS)
     return cli_error(EX_DATAERR_,
                      "id '%s' matches more than one peer; give more digits", arg);
-  struct by_name b = {txn, KITH_F_PEER_NAME, NULL, 0, {0}};
+  struct by_name b = {txn, KITH_F_PEER_NAME, NULL, 0, 0, {0}, {0}};
   if (kith_fold(arg, &b.needle) != 0)
     return cli_fail(KITH_EBADUTF8, "peer");
   rc = kith_kind_each(txn, KITH_KIND_PEER, match_name, &b);
   free(b.needle);
   if (rc)
     return cli_fail(rc, "cannot look up peer '%s'", arg);
-  if (b.found > 1)
+  if (b.found > 1 || (!b.found && b.partial > 1))
     return cli_error(EX_DATAERR_, "more than one peer is called '%s'; use the id", arg);
-  if (b.found == 0)
+  if (b.found == 0 && b.partial == 0)
     return cli_error(EX_DATAERR_, "no peer '%s' (see 'kith peer list')", arg);
-  memcpy(id, b.id, 16);
+  memcpy(id, b.found ? b.id : b.pid, 16);
   return 0;
 }
 
@@ -102,7 +108,7 @@ static int resolve_device(kith_txn *txn, const char *arg, uint8_t id[16])
     return 0;
   if (rc == KITH_EAMBIGUOUS)
     return cli_error(EX_DATAERR_, "id '%s' matches more than one device", arg);
-  struct by_name b = {txn, KITH_F_DEVICE_LABEL, NULL, 0, {0}};
+  struct by_name b = {txn, KITH_F_DEVICE_LABEL, NULL, 0, 0, {0}, {0}};
   if (kith_fold(arg, &b.needle) != 0)
     return cli_fail(KITH_EBADUTF8, "device");
   rc = kith_kind_each(txn, KITH_KIND_DEVICE, match_name, &b);

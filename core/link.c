@@ -127,8 +127,7 @@ static int sync_failed(kith_link *l, int rc)
   struct kith_msg m = {.type = KITH_MSG_REFUSE};
   const char *why = kith_sync_why(l->sy);
   m.u.refuse.code = KITH_REFUSE_PROTOCOL;
-  snprintf(m.u.refuse.text, sizeof m.u.refuse.text, "%s",
-           why[0] ? why : kith_strerror(rc));
+  kith_refuse_set_text(&m, why[0] ? why : kith_strerror(rc));
   if (l->ch.tx)
     (void)send_msg(l, &m);
   l->res.refused = KITH_REFUSE_PROTOCOL;

@@ -9,6 +9,7 @@
 #include "core/chan.h"
 #include "core/peer.h"
 #include "core/space.h"
+#include "core/sync.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "proto/noise.h"
@@ -167,6 +168,7 @@ enum step {
   S_HANDSHAKE,
   S_WAIT_ID,
   S_WAIT_OK,
+  S_SYNC, /* paired: the first sync round, on the same channel */
   S_WAIT_BYE,
   S_DONE,
   S_FAILED
@@ -187,7 +189,9 @@ struct kith_pair {
   uint8_t h[KITH_NOISE_HASH_MAX];
   size_t hlen;
   struct kith_pair_result res;
-  struct kith_chan ch; /* last: it is large */
+  kith_sync *sy;
+  uint8_t msg[KITH_NOISE_MAX_PAYLOAD]; /* one sync message out */
+  struct kith_chan ch;                 /* last: it is large */
 };
 
 static int fail(kith_pair *p, int err, const char *fmt, ...)
@@ -326,6 +330,34 @@ static int host_accept(kith_pair *p)
   return 0;
 }
 
+/* Paired: the first sync round runs on the same channel (a new device receives
+ * its user's whole store; partners, their roster). Its failure leaves the pairing
+ * made, and is reported apart (res.sync_error). */
+static int sync_failed(kith_pair *p, int rc)
+{
+  struct kith_msg m = {.type = KITH_MSG_REFUSE};
+  const char *why = p->sy ? kith_sync_why(p->sy) : "";
+  p->res.sync_error = rc;
+  snprintf(p->res.sync_why, sizeof p->res.sync_why, "%s",
+           why[0] ? why : kith_strerror(rc));
+  m.u.refuse.code = KITH_REFUSE_PROTOCOL;
+  kith_refuse_set_text(&m, p->res.sync_why);
+  (void)send_msg(p, &m);
+  p->step = S_FAILED; /* the pairing stands: res.error stays 0 */
+  return rc;
+}
+
+static int start_sync(kith_pair *p)
+{
+  int rc = kith_sync_new(p->st, p->res.peer_pk, p->role == JOIN, p->now, &p->sy);
+  if (rc)
+    return sync_failed(p, rc);
+  p->step = S_SYNC;
+  if (p->role == JOIN && (rc = kith_sync_start(p->sy)) != 0)
+    return sync_failed(p, rc);
+  return 0;
+}
+
 static int joiner_commit(kith_pair *p)
 {
   kith_txn *txn = NULL;
@@ -339,10 +371,7 @@ static int joiner_commit(kith_pair *p)
   kith_txn_abort(txn);
   if (rc)
     return fail(p, rc, "cannot save the new peer: %s", kith_strerror(rc));
-  if ((rc = send_bye(p)) != 0)
-    return rc;
-  p->step = S_WAIT_BYE;
-  return 0;
+  return start_sync(p);
 }
 
 static int refused_error(uint32_t code)
@@ -361,6 +390,14 @@ static int refused_error(uint32_t code)
 
 static int on_message(kith_pair *p, const struct kith_msg *m)
 {
+  if (m->type == KITH_MSG_REFUSE && p->sy) { /* paired; the first sync failed there */
+    p->res.sync_error = KITH_EREFUSED;
+    snprintf(p->res.sync_why, sizeof p->res.sync_why, "the other side: %s",
+             m->u.refuse.text[0] ? m->u.refuse.text
+                                 : kith_refuse_text(m->u.refuse.code));
+    p->step = S_FAILED;
+    return KITH_EREFUSED;
+  }
   if (m->type == KITH_MSG_REFUSE) {
     p->res.refused = m->u.refuse.code;
     return fail(p, refused_error(m->u.refuse.code), "the other side refused: %s",
@@ -380,7 +417,29 @@ static int on_message(kith_pair *p, const struct kith_msg *m)
     if (m->type != KITH_MSG_PAIR_OK)
       break;
     return joiner_commit(p);
+  case S_SYNC:
+    if (m->type >= KITH_MSG_SYNC_FIRST) {
+      int rc = kith_sync_recv(p->sy, m);
+      return rc ? sync_failed(p, rc) : 0;
+    }
+    if (m->type != KITH_MSG_BYE || p->role != HOST)
+      break;
+    if (!kith_sync_over(p->sy))
+      return sync_failed(p, KITH_ECLOSED);
+    {
+      int rc = send_bye(p);
+      if (rc)
+        return rc;
+    }
+    p->step = S_DONE;
+    return 0;
   case S_WAIT_BYE:
+    if (m->type >= KITH_MSG_SYNC_FIRST && p->role == HOST && !p->sy) {
+      int rc = start_sync(p); /* the joiner starts the first sync */
+      if (rc == 0 && (rc = kith_sync_recv(p->sy, m)) != 0)
+        return sync_failed(p, rc);
+      return rc;
+    }
     if (m->type != KITH_MSG_BYE)
       break;
     if (p->role == HOST) {
@@ -568,7 +627,24 @@ static int pair_feed(void *s, const uint8_t *in, size_t len)
 
 static size_t pair_pending(void *s, const uint8_t **out)
 {
-  return kith_chan_pending(&((kith_pair *)s)->ch, out);
+  kith_pair *p = s;
+  while (p->step == S_SYNC && p->ch.out_len < KITH_CHAN_OUT_MAX / 2) {
+    size_t len = 0;
+    int rc = kith_sync_next(p->sy, p->msg, sizeof p->msg, &len);
+    if (rc) {
+      sync_failed(p, rc);
+      break;
+    }
+    if (len == 0)
+      break;
+    if (kith_chan_send_plain(&p->ch, p->msg, len) != 0) {
+      sync_failed(p, KITH_ENOMEM);
+      break;
+    }
+  }
+  if (p->step == S_SYNC && p->role == JOIN && kith_sync_over(p->sy) && send_bye(p) == 0)
+    p->step = S_WAIT_BYE;
+  return kith_chan_pending(&p->ch, out);
 }
 
 static void pair_consumed(void *s, size_t n)
@@ -584,6 +660,13 @@ static int pair_eof(void *s)
   if (p->role == JOIN && p->step == S_WAIT_BYE) {
     p->step = S_DONE; /* both sides stored each other; only the goodbye is missing */
     return 0;
+  }
+  if (p->step == S_SYNC) {
+    p->res.sync_error = KITH_ECLOSED;
+    snprintf(p->res.sync_why, sizeof p->res.sync_why,
+             "the connection ended during the first sync");
+    p->step = S_FAILED;
+    return KITH_ECLOSED;
   }
   if (p->role == JOIN && (p->step == S_HANDSHAKE || p->step == S_PREAMBLE))
     return fail(p, KITH_EREFUSED,
@@ -602,6 +685,7 @@ static enum kith_session_state pair_state(void *s)
     return KITH_SESSION_FAILED;
   case S_WAIT_ID:
   case S_WAIT_OK:
+  case S_SYNC:
   case S_WAIT_BYE:
     return KITH_SESSION_ESTABLISHED;
   default:
@@ -679,7 +763,18 @@ int kith_pair_host_new_after(kith_store *st, uint64_t (*now_ms)(void),
 void kith_pair_result(const kith_pair *p, struct kith_pair_result *out)
 {
   *out = p->res;
+  if (p->sy) {
+    const struct kith_sync_stats *st = kith_sync_stats(p->sy);
+    out->synced = p->step == S_DONE && !out->sync_error;
+    out->sent = st->sent;
+    out->received = st->received;
+  }
   if (p->step != S_DONE && p->step != S_FAILED && !out->error) {
+    if (p->sy) { /* paired; the first sync did not finish */
+      out->sync_error = KITH_ECLOSED;
+      snprintf(out->sync_why, sizeof out->sync_why, "the first sync did not finish");
+      return;
+    }
     out->error = KITH_ECLOSED;
     snprintf(out->why, sizeof out->why, "pairing did not finish");
   }
@@ -689,6 +784,7 @@ void kith_pair_free(kith_pair *p)
 {
   if (!p)
     return;
+  kith_sync_free(p->sy);
   kith_noise_hs_free(p->hs);
   kith_chan_clear(&p->ch);
   sodium_memzero(p, sizeof *p);

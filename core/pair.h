@@ -76,6 +76,11 @@ struct kith_pair_result {
   uint8_t peer_pk[32]; /* its Ed25519 key */
   char peer_name[257];
   char peer_label[257];
+  /* Once paired, the first sync round runs on the same channel (core/sync.h). */
+  bool synced;    /* it completed */
+  int sync_error; /* else why not (the pairing stands) */
+  char sync_why[256];
+  uint64_t sent, received; /* records */
 };
 
 /* The outcome, once the session is DONE or FAILED. */

@@ -66,6 +66,8 @@ struct cur {
   uint32_t sp[SEQ_SLOTS];
   uint64_t was[SEQ_SLOTS];
   uint64_t now[SEQ_SLOTS]; /* the sequence this session's changes got, or 0 */
+  bool tagged[SEQ_SLOTS];  /* the new log entry carries tag[] (kith_txn_tag_log) */
+  uint8_t tag[SEQ_SLOTS][KITH_LOG_TAG_LEN];
   int nsp;
 };
 
@@ -679,6 +681,7 @@ static int cur_space(struct cur *c, uint32_t space)
     return -1;
   c->sp[c->nsp] = space;
   c->was[c->nsp] = c->now[c->nsp] = 0;
+  c->tagged[c->nsp] = false;
   return c->nsp++;
 }
 
@@ -709,8 +712,12 @@ static int flush(kith_txn *t)
       rc = d == MDB_NOTFOUND ? 0 : map_err(d);
     }
     if (rc == 0 && after[s]) {
+      uint8_t v[KITH_ID_LEN + KITH_LOG_TAG_LEN];
+      memcpy(v, c->ent, KITH_ID_LEN);
+      memcpy(v + KITH_ID_LEN, c->tag[s], KITH_LOG_TAG_LEN);
       be_put(lk + 4, after[s], 8);
-      MDB_val key = {12, lk}, val = {KITH_ID_LEN, c->ent};
+      MDB_val key = {12, lk},
+              val = {c->tagged[s] && after[s] == c->now[s] ? sizeof v : KITH_ID_LEN, v};
       rc = map_err(mdb_put(t->txn, t->st->log, &key, &val, 0));
     }
     c->was[s] = after[s];
@@ -1190,7 +1197,7 @@ int kith_log_each(kith_txn *t, uint32_t space, uint64_t after, kith_reg_cb cb,
       break;
     struct kith_reg *regs = NULL;
     size_t n = 0;
-    if (val.mv_size != KITH_ID_LEN) {
+    if (val.mv_size != KITH_ID_LEN && val.mv_size != KITH_ID_LEN + KITH_LOG_TAG_LEN) {
       rc = KITH_ECORRUPT;
       break;
     }
@@ -1211,8 +1218,8 @@ int kith_log_each(kith_txn *t, uint32_t space, uint64_t after, kith_reg_cb cb,
   return rc;
 }
 
-int kith_log_records(kith_txn *t, uint32_t space, uint64_t after, kith_rec_cb cb,
-                     void *arg)
+int kith_log_records(kith_txn *t, uint32_t space, uint64_t after,
+                     const uint8_t *tag_skip, kith_rec_cb cb, void *arg)
 {
   MDB_cursor *c = NULL;
   uint8_t lk[12];
@@ -1230,13 +1237,20 @@ int kith_log_records(kith_txn *t, uint32_t space, uint64_t after, kith_rec_cb cb
       break;
     struct kith_reg *regs = NULL;
     size_t n = 0, k = 0;
-    if (val.mv_size != KITH_ID_LEN) {
+    if (val.mv_size != KITH_ID_LEN && val.mv_size != KITH_ID_LEN + KITH_LOG_TAG_LEN) {
       rc = KITH_ECORRUPT;
       break;
     }
     uint64_t seq = be_get((const uint8_t *)key.mv_data + 4, 8);
-    uint8_t ent[KITH_ID_LEN];
+    uint8_t ent[KITH_ID_LEN], tag[KITH_LOG_TAG_LEN] = {0};
     memcpy(ent, val.mv_data, KITH_ID_LEN);
+    if (val.mv_size > KITH_ID_LEN)
+      memcpy(tag, (const uint8_t *)val.mv_data + KITH_ID_LEN, KITH_LOG_TAG_LEN);
+    if (tag_skip && memcmp(tag, tag_skip, KITH_LOG_TAG_LEN) == 0) {
+      if ((rc = cb(arg, ent, seq, NULL, 0)) != 0) /* it holds this: no read */
+        break;
+      continue;
+    }
     if ((rc = read_record(t, ent, &regs, &n)) != 0) {
       rc = rc == KITH_ENOTFOUND ? KITH_ECORRUPT : rc;
       break;
@@ -1259,7 +1273,8 @@ int kith_log_records(kith_txn *t, uint32_t space, uint64_t after, kith_rec_cb cb
   return rc;
 }
 
-int kith_log_count(kith_txn *t, uint32_t space, uint64_t after, uint64_t *out)
+int kith_log_count(kith_txn *t, uint32_t space, uint64_t after, const uint8_t *tag_skip,
+                   uint64_t *out)
 {
   MDB_cursor *c = NULL;
   uint8_t lk[12];
@@ -1276,12 +1291,37 @@ int kith_log_count(kith_txn *t, uint32_t space, uint64_t after, uint64_t *out)
   for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
     if (key.mv_size != 12 || be_get(key.mv_data, 4) != space)
       break;
+    if (tag_skip && val.mv_size == KITH_ID_LEN + KITH_LOG_TAG_LEN &&
+        memcmp((const uint8_t *)val.mv_data + KITH_ID_LEN, tag_skip,
+               KITH_LOG_TAG_LEN) == 0)
+      continue; /* it holds this one */
     (*out)++;
   }
   if (m != 0 && m != MDB_NOTFOUND)
     rc = map_err(m);
   mdb_cursor_close(c);
   return rc;
+}
+
+int kith_txn_tag_log(kith_txn *t, const uint8_t ent[static KITH_ID_LEN], uint32_t space,
+                     const uint8_t tag[static KITH_LOG_TAG_LEN])
+{
+  if (!t->write)
+    return KITH_EINVAL;
+  int rc = hold(t, ent);
+  if (rc)
+    return rc;
+  struct cur *c = &t->cur;
+  int s = cur_space(c, space);
+  if (s < 0)
+    return KITH_ETOOBIG;
+  if (!c->now[s])
+    return 0; /* nothing changed there in this transaction: no new entry to tag */
+  c->tagged[s] = true;
+  memcpy(c->tag[s], tag, KITH_LOG_TAG_LEN);
+  c->dirty = true;
+  c->was[s] = c->was[s] == c->now[s] ? 0 : c->was[s]; /* rewrite the entry */
+  return 0;
 }
 
 int kith_txn_move(kith_txn *t, const uint8_t ent[static KITH_ID_LEN], uint8_t field,

@@ -158,15 +158,25 @@ int kith_log_each(kith_txn *txn, uint32_t space, uint64_t after, kith_reg_cb cb,
                   void *arg);
 /* The same walk by whole records: for each log entry of space after `after`, in
  * log order, cb gets the record id, the entry's sequence number and the record's
- * registers in that space (sorted; borrowed for the call). */
+ * registers in that space (sorted; borrowed for the call). An entry tagged
+ * tag_skip (may be NULL) is passed with no registers (n = 0), unread. */
 typedef int (*kith_rec_cb)(void *arg, const uint8_t ent[KITH_ID_LEN], uint64_t seq,
                            const struct kith_reg *regs, size_t n);
-int kith_log_records(kith_txn *txn, uint32_t space, uint64_t after, kith_rec_cb cb,
-                     void *arg);
-/* How many log entries space has after `after`: the records a peer that holds
- * everything through `after` still lacks. O(those entries). */
+int kith_log_records(kith_txn *txn, uint32_t space, uint64_t after,
+                     const uint8_t *tag_skip, kith_rec_cb cb, void *arg);
+/* Tags the log entry that this transaction's changes to ent give it in space
+ * (nothing if ent did not change there): sync marks what it applied with the
+ * sender, who holds exactly that version and need not be sent it back. A later
+ * change to the record makes a new, untagged entry. */
+#define KITH_LOG_TAG_LEN 8
+int kith_txn_tag_log(kith_txn *txn, const uint8_t ent[static KITH_ID_LEN],
+                     uint32_t space,
+                     const uint8_t tag[static KITH_LOG_TAG_LEN]) KITH_MUST_CHECK;
+/* How many log entries space has after `after`, but those tagged tag_skip (may be
+ * NULL): the records a peer that holds everything through `after` still lacks.
+ * O(those entries). */
 int kith_log_count(kith_txn *txn, uint32_t space, uint64_t after,
-                   uint64_t *out) KITH_MUST_CHECK;
+                   const uint8_t *tag_skip, uint64_t *out) KITH_MUST_CHECK;
 /* Moves one register into space (sharing a card moves its registers): it gets the
  * next sequence number there, and the record's log entries follow at commit. The
  * state is untouched (same stamps, same value). KITH_ENOTFOUND, KITH_EINVAL. */

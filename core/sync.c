@@ -21,6 +21,7 @@
 struct tx {
   uint8_t gid[KITH_GID_LEN];
   uint8_t their_epoch[KITH_EPOCH_LEN]; /* the receiver's store, from its HELLO */
+  uint8_t tag[KITH_LOG_TAG_LEN];       /* what marks the log entries it holds */
   uint64_t next_from;                  /* the next batch starts after this sequence */
   uint64_t acked;
   bool log_done, done_sent, refused;
@@ -65,6 +66,19 @@ struct kith_sync {
   struct kith_sync_stats stats;
   char why[256];
 };
+
+/* The tag that marks log entries a device holds as they are (kith_txn_tag_log):
+ * its key and its store's epoch, so that a store restored from a copy (a new
+ * epoch) is sent everything again, not what the original held. */
+static void log_tag(const uint8_t pk[KITH_ED25519_PK_LEN],
+                    const uint8_t epoch[KITH_EPOCH_LEN], uint8_t tag[KITH_LOG_TAG_LEN])
+{
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, (const uint8_t *)"kith log tag v1", 15, KITH_LOG_TAG_LEN);
+  crypto_generichash_update(&h, pk, KITH_ED25519_PK_LEN);
+  crypto_generichash_update(&h, epoch, KITH_EPOCH_LEN);
+  crypto_generichash_final(&h, tag, KITH_LOG_TAG_LEN);
+}
 
 static int fail(kith_sync *s, int err, const char *fmt, ...)
 {
@@ -211,23 +225,6 @@ static int save_tx(kith_sync *s, kith_txn *txn, const struct tx *t)
   return kith_local_put(txn, k, sizeof k, v, sizeof v);
 }
 
-/* What the remote is known to hold of my log in gid, if both stores are still
- * the ones that learned it (same epochs): else 0. */
-static uint64_t held_by(kith_sync *s, kith_txn *txn, const uint8_t gid[16],
-                        const uint8_t their_epoch[KITH_EPOCH_LEN])
-{
-  uint8_t k[POS_KEY_LEN], *v = NULL;
-  size_t vl = 0;
-  uint64_t held = 0;
-  pos_key(k, "tx", s->pk, gid);
-  if (kith_local_get(txn, k, sizeof k, &v, &vl) == 0 && vl == TX_VAL_LEN &&
-      sodium_memcmp(v, s->my_epoch, KITH_EPOCH_LEN) == 0 &&
-      sodium_memcmp(v + KITH_EPOCH_LEN, their_epoch, KITH_EPOCH_LEN) == 0)
-    held = be64_get(v + 2 * KITH_EPOCH_LEN);
-  free(v);
-  return held;
-}
-
 static int send_hello(kith_sync *s)
 {
   kith_txn *txn = NULL;
@@ -338,6 +335,7 @@ static int on_hello(kith_sync *s, const struct kith_smsg *m)
     memset(t, 0, sizeof *t);
     memcpy(t->gid, h->space, KITH_GID_LEN);
     memcpy(t->their_epoch, h->epoch, KITH_EPOCH_LEN);
+    log_tag(s->pk, h->epoch, t->tag);
     struct rx *r = rx_of(s, h->space);
     if (r) /* what it has, for the status */
       r->remote_max = h->max;
@@ -349,18 +347,8 @@ static int on_hello(kith_sync *s, const struct kith_smsg *m)
       rc = queue(s, &d);
       continue;
     }
-    /* From where it says it is; or further, if it is known to hold more (it sent
-     * me those changes itself, and a cut session lost the SKIP that said so). */
     bool same = h->have_known && sodium_memcmp(h->have_epoch, s->my_epoch, 16) == 0;
-    uint64_t from = same ? h->have_seq : 0, held = held_by(s, txn, t->gid, h->epoch);
-    t->next_from = t->acked = from;
-    if (held > from) { /* tell it first, so that my batches still start where it is */
-      struct kith_smsg k = {.type = KITH_SYNC_SKIP, .from = from, .to = held};
-      memcpy(k.space, t->gid, KITH_GID_LEN);
-      memcpy(k.epoch, s->my_epoch, KITH_EPOCH_LEN);
-      t->next_from = t->acked = held;
-      rc = queue(s, &k);
-    }
+    t->next_from = t->acked = same ? h->have_seq : 0;
   }
   kith_txn_abort(txn);
   return rc;
@@ -457,6 +445,65 @@ static int before_tombstone(kith_txn *txn, uint32_t local, const struct kith_reg
   return rc;
 }
 
+/* The registers of one received record, kept to compare with what merged here. */
+struct got {
+  struct kith_reg *v;
+  size_t n, cap;
+  bool skip;
+};
+
+static void got_clear(struct got *g)
+{
+  for (size_t i = 0; i < g->n; i++)
+    kith_reg_clear(&g->v[i]);
+  g->n = 0;
+  g->skip = false;
+}
+
+/* After a record's registers are applied: if what it now holds in the space is
+ * exactly what the sender sent, its log entry is tagged with the sender, who then
+ * is not sent it back (after an initial sync of a million records, the next
+ * sync would otherwise send them all back). */
+static int tag_if_same(kith_txn *txn, uint32_t local, const uint8_t *tag, struct got *g)
+{
+  struct kith_record *rec = NULL;
+  size_t k = 0;
+  bool same = true;
+  if (g->skip || g->n == 0)
+    return 0;
+  int rc = kith_record_load(txn, g->v[0].ent, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  for (size_t i = 0; i < rec->n && same; i++) {
+    const struct kith_reg *a = &rec->regs[i];
+    if (a->space != local)
+      continue;
+    const struct kith_reg *b = k < g->n ? &g->v[k++] : NULL;
+    same = b && kith_reg_addr_cmp(a, b) == 0 &&
+           kith_stamp_cmp(&a->stamp, &b->stamp) == 0 &&
+           kith_stamp_cmp(&a->rem, &b->rem) == 0 &&
+           (kith_reg_live(a) ? kith_value_equal(a->val, b->val) : !kith_reg_live(b));
+  }
+  same = same && k == g->n;
+  kith_record_free(rec);
+  return same ? kith_txn_tag_log(txn, g->v[0].ent, local, tag) : 0;
+}
+
+static int got_add(struct got *g, const struct kith_reg *r)
+{
+  if (g->n == g->cap) {
+    size_t cap = g->cap ? 2 * g->cap : 16;
+    struct kith_reg *v = realloc(g->v, cap * sizeof *v);
+    if (!v)
+      return KITH_ENOMEM;
+    g->v = v, g->cap = cap;
+  }
+  int rc = kith_reg_copy(&g->v[g->n], r);
+  if (rc == 0)
+    g->n++;
+  return rc;
+}
+
 static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
 {
   kith_txn *txn = NULL;
@@ -464,8 +511,9 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   enum kith_trust trust;
   uint32_t local;
   struct kith_sync_space_stats *st = stat_of(s, m->space);
-  uint8_t last[KITH_ID_LEN] = {0};
-  bool have_last = false, skip_rec = false;
+  struct got g = {0};
+  uint8_t tag[KITH_LOG_TAG_LEN];
+  log_tag(s->pk, m->epoch, tag);
   int rc = kith_txn_begin(s->st, true, &txn);
   if (rc == 0)
     rc = kith_remote_spaces(txn, s->pk, &trust, &ok);
@@ -473,9 +521,7 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
     rc = fail(s, KITH_EREFUSED, "the other device no longer belongs to this space");
   if (rc == 0)
     rc = kith_space_local(txn, m->space, true, &local);
-  uint64_t skipped = 0, changed = 0, seq_before = 0, seq_after = 0;
-  if (rc == 0)
-    rc = kith_txn_seq(txn, local, &seq_before);
+  uint64_t skipped = 0, changed = 0;
   for (size_t off = 0; rc == 0 && off < s->in_len;) {
     struct kith_reg reg = {0};
     bool skip, ch = false;
@@ -495,15 +541,17 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
       break;
     }
     off += n;
-    if (!have_last || memcmp(last, reg.ent, KITH_ID_LEN) != 0) {
-      memcpy(last, reg.ent, KITH_ID_LEN);
-      have_last = true;
-      skip_rec = false;
+    if (g.n && memcmp(g.v[0].ent, reg.ent, KITH_ID_LEN) != 0) { /* a new record */
+      rc = tag_if_same(txn, local, tag, &g);
+      got_clear(&g);
     }
-    rc = place(s, txn, local, trust == KITH_TRUST_DEVICE, &reg, &skip);
+    if (rc == 0)
+      rc = got_add(&g, &reg);
+    if (rc == 0)
+      rc = place(s, txn, local, trust == KITH_TRUST_DEVICE, &reg, &skip);
     if (rc == 0 && skip) {
-      skipped += !skip_rec;
-      skip_rec = true;
+      skipped += !g.skip;
+      g.skip = true;
     }
     if (rc == 0 && !skip)
       rc = before_tombstone(txn, local, &reg);
@@ -516,22 +564,15 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
     changed += ch;
     kith_reg_clear(&reg);
   }
+  if (rc == 0)
+    rc = tag_if_same(txn, local, tag, &g);
+  got_clear(&g);
+  free(g.v);
   if (rc == 0) {
     memcpy(r->epoch, m->epoch, KITH_EPOCH_LEN);
     r->epoch_known = true;
     r->pos = m->to;
     rc = save_rx(s, txn, r);
-  }
-  if (rc == 0)
-    rc = kith_txn_seq(txn, local, &seq_after);
-  /* Everything of mine before this batch acknowledged: it now holds all of my log
-   * through seq_after, and that is kept with the batch (see held_by). */
-  struct tx *held = tx_of(s, m->space);
-  if (rc == 0 && held && !held->refused && !held->inflight && held->log_done &&
-      !s->stage_tx && held->acked == seq_before && held->next_from == seq_before &&
-      seq_after > seq_before) {
-    held->acked = seq_after;
-    rc = save_tx(s, txn, held);
   }
   if (rc == 0)
     rc = kith_txn_commit(txn);
@@ -544,36 +585,6 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   st->skipped += skipped;
   s->stats.received += m->records;
   s->stats.changed += changed;
-  /* What this batch logged here came from the sender. If everything of mine
-   * before it was already on its way there (batches go before this SKIP on the
-   * wire), the sender holds all of the space through seq_after: the state after
-   * the batch is a join of states it holds. SKIP says so, and it is not sent its
-   * own changes back (after an initial sync of a million records, that matters). */
-  struct tx *t = tx_of(s, m->space);
-  if (t && !t->refused && t->log_done && !s->stage_tx && t->next_from == seq_before &&
-      seq_after > seq_before) {
-    struct kith_smsg e = {.type = KITH_SYNC_SKIP, .from = seq_before, .to = seq_after};
-    memcpy(e.space, m->space, KITH_GID_LEN);
-    memcpy(e.epoch, s->my_epoch, KITH_EPOCH_LEN);
-    t->next_from = seq_after;
-    return queue(s, &e);
-  }
-  return 0;
-}
-
-/* The other side holds its own log through `to`: it told me, see apply. Only a
- * hint: taken if it continues exactly where I am, else ignored. */
-static int on_skip(kith_sync *s, const struct kith_smsg *m)
-{
-  struct rx *r = rx_of(s, m->space);
-  if (!r || s->in_len)
-    return 0;
-  bool same = r->epoch_known && sodium_memcmp(r->epoch, m->epoch, 16) == 0;
-  if (same ? r->pos != m->from : m->from != 0)
-    return 0;
-  memcpy(r->epoch, m->epoch, KITH_EPOCH_LEN); /* a store new to me: from its start */
-  r->epoch_known = true;
-  r->pos = m->to; /* recorded with the next batch or the round (save_round) */
   return 0;
 }
 
@@ -700,8 +711,6 @@ int kith_sync_recv(kith_sync *s, const struct kith_msg *m)
     return on_ack(s, &sm);
   case KITH_SYNC_ROUND:
     return on_round(s, &sm);
-  case KITH_SYNC_SKIP:
-    return on_skip(s, &sm);
   default:
     return fail(s, KITH_EPROTO, "an unknown sync message");
   }
@@ -712,7 +721,7 @@ int kith_sync_recv(kith_sync *s, const struct kith_msg *m)
 struct stage_ctx {
   kith_sync *s;
   uint64_t last;
-  uint32_t recs;
+  uint32_t recs, held; /* records staged; records it holds already (not sent) */
   bool full;
 };
 
@@ -722,9 +731,14 @@ static int stage_rec(void *arg, const uint8_t ent[KITH_ID_LEN], uint64_t seq,
   struct stage_ctx *c = arg;
   kith_sync *s = c->s;
   (void)ent;
-  if (s->stage_len >= KITH_SYNC_BATCH_BYTES) {
+  if (s->stage_len >= KITH_SYNC_BATCH_BYTES || c->held >= KITH_SYNC_HELD_MAX) {
     c->full = true;
     return 1;
+  }
+  if (n == 0) { /* tagged with the receiver: it holds this very version */
+    c->last = seq;
+    c->held++;
+    return 0;
   }
   for (size_t i = 0; i < n; i++) {
     uint8_t *b = NULL;
@@ -753,7 +767,7 @@ static int stage_batch(kith_sync *s, struct tx *t)
 {
   kith_txn *txn = NULL;
   struct kith_space_list ok;
-  struct stage_ctx c = {s, t->next_from, 0, false};
+  struct stage_ctx c = {s, t->next_from, 0, 0, false};
   uint32_t local;
   s->stage_len = s->stage_off = 0;
   int rc = kith_txn_begin(s->st, false, &txn);
@@ -771,15 +785,15 @@ static int stage_batch(kith_sync *s, struct tx *t)
     }
   }
   if (rc == 0)
-    rc = kith_log_records(txn, local, t->next_from, stage_rec, &c);
+    rc = kith_log_records(txn, local, t->next_from, t->tag, stage_rec, &c);
   kith_txn_abort(txn);
   if (rc < 0)
     return fail(s, rc, "cannot read the changes to send: %s", kith_strerror(rc));
-  if (c.recs == 0) {
+  if (c.recs == 0 && c.held == 0) {
     t->log_done = true;
     return 0;
   }
-  s->stage_tx = t;
+  s->stage_tx = t; /* a batch of only what it holds is an END alone: its position */
   s->stage_from = t->next_from;
   s->stage_to = c.last;
   s->stage_recs = c.recs;
@@ -978,7 +992,7 @@ int kith_sync_status(kith_txn *txn, const uint8_t remote_pk[static KITH_ED25519_
   struct kith_space_list spaces;
   enum kith_trust trust;
   struct kith_identity me;
-  uint8_t lk[2 + KITH_ED25519_PK_LEN], *v = NULL;
+  uint8_t lk[2 + KITH_ED25519_PK_LEN], *v = NULL, tag[KITH_LOG_TAG_LEN];
   size_t vl = 0;
   memset(out, 0, sizeof *out);
   memcpy(lk, "ls", 2);
@@ -996,16 +1010,22 @@ int kith_sync_status(kith_txn *txn, const uint8_t remote_pk[static KITH_ED25519_
     uint8_t k[POS_KEY_LEN];
     uint32_t local;
     uint64_t after = 0, n = 0;
+    bool tagged = false;
     pos_key(k, "tx", remote_pk, spaces.gid[i]);
     v = NULL;
     rc = kith_local_get(txn, k, sizeof k, &v, &vl);
-    if (rc == 0 && vl == TX_VAL_LEN && sodium_memcmp(v, me.epoch, KITH_EPOCH_LEN) == 0)
+    if (rc == 0 && vl == TX_VAL_LEN &&
+        sodium_memcmp(v, me.epoch, KITH_EPOCH_LEN) == 0) {
       after = be64_get(v + 2 * KITH_EPOCH_LEN);
+      log_tag(remote_pk, v + KITH_EPOCH_LEN, tag); /* its epoch when it acknowledged */
+      tagged = true;
+    }
     free(v);
     if (rc && rc != KITH_ENOTFOUND)
       return rc;
     rc = kith_space_local(txn, spaces.gid[i], false, &local);
-    if (rc == 0 && (rc = kith_log_count(txn, local, after, &n)) != 0)
+    if (rc == 0 &&
+        (rc = kith_log_count(txn, local, after, tagged ? tag : NULL, &n)) != 0)
       return rc;
     if (rc && rc != KITH_ENOTFOUND)
       return rc;

@@ -41,6 +41,7 @@
 #define KITH_SYNC_BATCH_MAX (16u << 20)  /* a batch the receiver accepts, at most */
 #define KITH_SYNC_INFLIGHT 4             /* batches sent and not yet acked */
 #define KITH_SYNC_MAX_ROUNDS 4
+#define KITH_SYNC_HELD_MAX 100000 /* records a batch passes over unsent, at most */
 
 typedef struct kith_sync kith_sync;
 

@@ -289,3 +289,15 @@ const char *kith_refuse_text(uint32_t code)
   }
   return "the peer refused for a reason this kith does not know";
 }
+
+void kith_refuse_set_text(struct kith_msg *m, const char *s)
+{
+  size_t n = strlen(s);
+  if (n > KITH_REFUSE_TEXT_MAX) {
+    n = KITH_REFUSE_TEXT_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+      n--; /* s[n] continues a character: cut before that character */
+  }
+  memcpy(m->u.refuse.text, s, n);
+  m->u.refuse.text[n] = 0;
+}

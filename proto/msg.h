@@ -116,6 +116,10 @@ int kith_msg_decode(const uint8_t *buf, size_t len, struct kith_msg *m) KITH_MUS
  * compared as strings, a sync body compared by its bytes). Can't fail. */
 bool kith_msg_equal(const struct kith_msg *a, const struct kith_msg *b);
 
+/* Sets a REFUSE's text to s, cut at a character boundary to fit its bound (a
+ * reason longer than 200 bytes still makes a valid REFUSE). Can't fail. */
+void kith_refuse_set_text(struct kith_msg *m, const char *s);
+
 /* The sentence a person reads for a REFUSE code ("this invite code has already
  * been used"); a generic one for codes this build does not know. Can't fail. */
 const char *kith_refuse_text(uint32_t code);

@@ -40,8 +40,6 @@ static int fields_of(int type)
     return 3;
   case KITH_SYNC_ROUND:
     return 1;
-  case KITH_SYNC_SKIP:
-    return 4;
   default:
     return -1;
   }
@@ -102,14 +100,6 @@ int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap, size_t
     break;
   case KITH_SYNC_ROUND:
     e |= s->more ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    break;
-  case KITH_SYNC_SKIP:
-    if (s->to <= s->from)
-      return KITH_EINVAL;
-    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
-    e |= pack_bin(&pk, s->epoch, KITH_SYNC_EPOCH_LEN);
-    e |= msgpack_pack_uint64(&pk, s->from);
-    e |= msgpack_pack_uint64(&pk, s->to);
     break;
   }
   if (e)
@@ -202,12 +192,6 @@ static int get_fields(const msgpack_object *f, uint32_t n, struct kith_smsg *s)
     if (f[0].type != MSGPACK_OBJECT_BOOLEAN)
       return KITH_EBADMSG;
     s->more = f[0].via.boolean;
-    return 0;
-  case KITH_SYNC_SKIP:
-    if (get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
-        get_bin(&f[1], s->epoch, KITH_SYNC_EPOCH_LEN) || get_u64(&f[2], &s->from) ||
-        get_u64(&f[3], &s->to) || s->to <= s->from)
-      return KITH_EBADMSG;
     return 0;
   }
   return KITH_EBADMSG;

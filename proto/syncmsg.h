@@ -13,9 +13,6 @@
  *   ACK    [1, 36, space, epoch, seq]   committed your changes through seq
  *   ROUND  [1, 37, more]                my side of this round is finished; more:
  *                                       I learned of spaces to sync in another
- *   SKIP   [1, 38, space, epoch, from, to]
- *          you already hold my log in (from, to]: what I logged there is what I
- *          just received from you (so you are not sent your own changes back)
  *
  * space and epoch are bin 16, max/have_seq/from/to/seq uint 64, round, status and
  * records uint 32, chunk bin (at most KITH_SYNC_CHUNK_MAX bytes). A batch's bytes,
@@ -46,7 +43,6 @@ enum kith_sync_type {
   KITH_SYNC_DONE = 35,
   KITH_SYNC_ACK = 36,
   KITH_SYNC_ROUND = 37,
-  KITH_SYNC_SKIP = 38,
 };
 
 enum { KITH_SYNC_DONE_ALL = 0, KITH_SYNC_DONE_NOT_SHARED = 1 };
@@ -64,7 +60,7 @@ struct kith_smsg {
   int type;
   uint8_t space[KITH_SYNC_GID_LEN];
   uint8_t epoch[KITH_SYNC_EPOCH_LEN];
-  uint64_t from, to, seq; /* END, SKIP: from, to; ACK: seq */
+  uint64_t from, to, seq; /* END: from, to; ACK: seq */
   uint32_t round;         /* HELLO */
   uint32_t status;        /* DONE */
   uint32_t records;       /* END */

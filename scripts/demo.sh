@@ -39,14 +39,42 @@ say export -o "$home/contacts.json"
 KITH_HOME=$home/new-laptop say init --name "Ana Costa" --device new-laptop >/dev/null
 KITH_HOME=$home/new-laptop say import "$home/contacts.json"
 KITH_HOME=$home/new-laptop say contact list
-echo; echo "# Pairing with an accountability partner, on this machine (127.0.0.1)"
-KITH_HOME=$home/partner kith init --name "Bea Rossi" --device phone >/dev/null
-kith invite --listen 127.0.0.1:0 >"$home/invite.out" 2>/dev/null &
-for _ in $(seq 50); do [ -s "$home/invite.out" ] && break; sleep 0.1; done
-code=$(head -1 "$home/invite.out")
-printf '\n\033[1m$ kith invite --listen 127.0.0.1:0\033[0m\n%s\n' "$code"
-KITH_HOME=$home/partner say join "$code"
-wait
-say peer list
+echo; echo "# Linking a phone and pairing with an accountability partner, all on this"
+echo "# machine (127.0.0.1): three homes, as three devices would be"
+pair() { # pair HOME [--device]: an invite on the laptop, joined from HOME
+  local who=$1; shift
+  kith invite "$@" --listen 127.0.0.1:0 >"$home/invite.out" 2>/dev/null &
+  for _ in $(seq 50); do [ -s "$home/invite.out" ] && break; sleep 0.1; done
+  local code; code=$(head -1 "$home/invite.out")
+  printf '\n\033[1m$ kith invite %s\033[0m\n%s\n' "$*" "$code"
+  KITH_HOME=$home/$who say join "$code"
+  wait
+}
+pair phone --device
+KITH_HOME=$home/partner kith init --name "Bea Rossi" --device laptop >/dev/null
+pair partner
 say peer verify "Bea Rossi"
+
+echo; echo "# The laptop serves; everyone else is offline, editing"
+export KITH_DISC=off # this demo dials 127.0.0.1; on a LAN, serve finds devices itself
+kith serve --listen 127.0.0.1:0 >"$home/serve.out" 2>&1 &
+for _ in $(seq 50); do grep -q listening "$home/serve.out" 2>/dev/null && break; sleep 0.1; done
+addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$home/serve.out")
+say share "${zoe:0:6}" --with Bea # Zoë's card (not my tags, not my notes) goes to Bea
+say contact set "${zoe:0:6}" title="Head of Design"
+KITH_HOME=$home/phone say contact add --name "Lena Park" --org "Sunrise Labs" --tag climate
+KITH_HOME=$home/phone say contact set "${zoe:0:6}" org="Keller Studio Ltd"
+echo; echo "# One sync each: the phone, then Bea"
+KITH_HOME=$home/phone say sync --addr "$addr"
+KITH_HOME=$home/partner say sync --addr "$addr"
+KITH_HOME=$home/partner say contact show "${zoe:0:6}"
+KITH_HOME=$home/partner say contact list   # only what Ada shared: no tags of hers
+KITH_HOME=$home/partner say contact set "${zoe:0:6}" met_at="Also met at the Berlin summit"
+KITH_HOME=$home/partner say --json sync --addr "$addr"
+KITH_HOME=$home/phone say sync --addr "$addr"
+KITH_HOME=$home/phone say contact show "${zoe:0:6}"  # both devices' edits and Bea's
+say contact list
+say peer list
+kill %1 2>/dev/null || true
+wait 2>/dev/null || true
 echo; echo "demo store: $home (set KEEP=1 to keep it)"
