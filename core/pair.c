@@ -284,8 +284,13 @@ static int take_id(kith_pair *p, const struct kith_msg *m)
 /* Records the other side: a partner, or one more device of mine. */
 static int record_peer(kith_pair *p, kith_txn *txn)
 {
-  if (p->inv.device)
-    return kith_device_add(txn, p->res.peer_label, p->res.peer_pk, p->res.peer_id);
+  if (p->inv.device) { /* a new device of the inviter's user takes the user's name */
+    int rc = 0;
+    if (p->role == JOIN && !p->me.name[0] && p->res.peer_name[0])
+      rc = kith_txn_set_name(txn, p->res.peer_name);
+    return rc ? rc
+              : kith_device_add(txn, p->res.peer_label, p->res.peer_pk, p->res.peer_id);
+  }
   uint8_t gid[KITH_GID_LEN]; /* our partnership space: the same on both sides */
   kith_space_derive(p->h, p->hlen, gid);
   return kith_peer_add(txn, p->res.peer_name, p->res.peer_pk, p->res.peer_label, gid,

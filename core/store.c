@@ -590,6 +590,14 @@ int kith_txn_identity(kith_txn *t, struct kith_identity *id)
   return rc;
 }
 
+int kith_txn_set_name(kith_txn *t, const char *name)
+{
+  size_t n = strlen(name);
+  if (!t->write || n >= KITH_TEXT_MAX || !kith_utf8_valid(name, n))
+    return KITH_EINVAL;
+  return meta_put(t, "name", name, n);
+}
+
 int kith_txn_secret_key(kith_txn *t, uint8_t sk[static KITH_SK_LEN])
 {
   return meta_get_exact(t, "sk", sk, KITH_SK_LEN);

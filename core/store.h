@@ -101,6 +101,9 @@ int kith_txn_commit(kith_txn *txn) KITH_MUST_CHECK;
 void kith_txn_abort(kith_txn *txn);
 
 int kith_txn_identity(kith_txn *txn, struct kith_identity *out) KITH_MUST_CHECK;
+/* Sets the user's name in the identity (a device linked to a user takes the
+ * user's name). KITH_EINVAL if too long or not UTF-8. */
+int kith_txn_set_name(kith_txn *txn, const char *name) KITH_MUST_CHECK;
 /* The device's Ed25519 secret key; the caller wipes it. */
 int kith_txn_secret_key(kith_txn *txn, uint8_t sk[static KITH_SK_LEN]) KITH_MUST_CHECK;
 
