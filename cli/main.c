@@ -80,6 +80,7 @@ int main(int argc, char **argv)
 
   setlocale(LC_CTYPE, "");
   signal(SIGXFSZ, SIG_IGN); /* a file-size limit is an error to report, not a death */
+  signal(SIGPIPE, SIG_IGN); /* a peer that vanishes mid-write: EPIPE, not a death */
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
     switch (c) {
