@@ -1,18 +1,44 @@
 #!/usr/bin/env bash
 # kith's benchmarks: the figures named by the issues. Prints a summary at the end.
-# usage: bench/run.sh [WORKDIR] [net]   (default /tmp/kith-bench; 1M-contact store
-# ~1 GB). With "net", only the network figures (bench_net, a few seconds).
+# usage: bench/run.sh [WORKDIR] [net|sync]   (default /tmp/kith-bench; 1M-contact
+# store ~1 GB). With "net", only the network figures (bench_net, a few seconds);
+# with "sync", only the sync figures (bench_sync: 1k, 100k and 1M contacts, about
+# 12 minutes, two 1M stores of ~1 GB each in WORKDIR while it runs).
+# KITH_BUILD=DIR builds there instead of build/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/kith-bench}
+mode=${2:-all}
+build=${KITH_BUILD:-build/release}
 mkdir -p "$work"
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/release -j "$(nproc)" >/dev/null
-k=$PWD/build/release/kith
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "$(nproc)" >/dev/null
+k=$(cd "$build" && pwd)/kith
 
+sync_figures() {
+  echo "== sync over loopback: initial sync, then deltas of 10 changes each side"
+  echo "   (acceptor in its own process: each side's RssAnon is its own)"
+  for n in 1000 100000 1000000; do
+    "$build/bench/bench_sync" --n $n --delta-runs 5 --fork --dir "$work" |
+      tee "$work/sync-$n.txt"
+  done
+  echo "== the same 100,000 with both sides in one process (RssAnon of both together)"
+  "$build/bench/bench_sync" --n 100000 --delta-runs 5 --dir "$work" | tee "$work/sync-one.txt"
+  echo "== where the time goes (bench_sync_split: clocks around core/'s and LMDB's calls)"
+  for n in 100000 1000000; do
+    "$build/bench/bench_sync_split" --n $n --delta-runs 1 --fork --no-verify \
+      --dir "$work" | tee "$work/sync-split-$n.txt"
+  done
+  grep -h '^summary' "$work"/sync-1*.txt "$work/sync-one.txt"
+}
+
+if [ "$mode" = sync ]; then
+  sync_figures
+  exit 0
+fi
 echo "== network on loopback: IK links per second; one connection, Noise vs plain"
-build/release/bench/bench_net --handshakes 500 --mib 256 --runs 5 | tee "$work/net.txt"
-[ "${2:-}" = net ] && exit 0
+"$build/bench/bench_net" --handshakes 500 --mib 256 --runs 5 | tee "$work/net.txt"
+[ "$mode" = net ] && exit 0
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 
 [ -f "$work/c100k.json" ] || python3 bench/gen.py 100000 > "$work/c100k.json"
@@ -48,7 +74,10 @@ echo "== contact list --tag needle (1M store, 20 matches)"
 hyperfine -N --warmup 3 --runs 50 --export-json "$work/tag.json" \
   "$k --home $work/h1m contact list --tag needle"
 
+echo "== sync figures (bench_sync, about 12 minutes): $work/sync.txt"
+sync_figures >"$work/sync.txt"
 tail -1 "$work/net.txt"
+tail -4 "$work/sync.txt"
 python3 - "$work" <<'PY'
 import json, sys, os
 w = sys.argv[1]

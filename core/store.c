@@ -991,6 +991,8 @@ int kith_txn_put(kith_txn *t, const struct kith_reg *in, bool *changed)
     moved = true;
   } else {
     struct kith_reg *cur = &c->regs[at];
+    if (is_kind && cur->val && in->val && !kith_value_equal(cur->val, in->val))
+      return KITH_EBADMSG; /* a record never changes kind: an id used twice */
     if ((rc = kith_reg_copy(&old, cur)) != 0)
       return rc;
     if ((rc = kith_reg_merge(cur, in, &moved)) != 0 || !moved)

@@ -113,7 +113,8 @@ int kith_txn_stamp(kith_txn *txn, struct kith_stamp *out) KITH_MUST_CHECK;
 /* Merges reg (whatever its origin) into the store; sets *changed (may be NULL)
  * if the state moved. The space of a new register is reg->space (0 means
  * self). Errors: KITH_EFUTURE (stamp too far ahead; nothing written), KITH_EFULL,
- * KITH_EIO, KITH_EBADMSG. */
+ * KITH_EIO, KITH_EBADMSG (malformed, or a kind other than the record's: a record
+ * never changes kind, and an id given to two kinds is refused). */
 int kith_txn_put(kith_txn *txn, const struct kith_reg *reg,
                  bool *changed) KITH_MUST_CHECK;
 
