@@ -269,3 +269,76 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   check_match '^kith ' "$OUT" "self-test: kith runs from \$KITH_BIN"
   finish
 fi
+
+# ---- helpers for scenarios that run kith serve and pair homes (sync, kill9,
+# discovery). Every wait is bounded.
+#
+#   wait_line FILE N [SEC]      until FILE has at least N lines (default 10 s)
+#   wait_event FILE EVENT [SEC] until FILE (serve --json output) has an EVENT line
+#   serve_start HOME OUT [ARGS...]
+#                               kith --home HOME --json serve --listen 127.0.0.1:0
+#                               in the background, output in OUT (stderr OUT.err);
+#                               sets SERVE_PID (timeout(1)'s pid) and SERVE_ADDR
+#   serve_stop PID              SIGTERM to the serve timeout(1) runs as PID; its exit
+#   pair_homes INVITER JOINER [INVITE ARGS...]
+#                               kith invite ARGS on INVITER (--listen 127.0.0.1:0
+#                               unless its serve takes the join), kith join on JOINER
+
+wait_line()
+{
+  local i tries=$(((${3:-10}) * 10))
+  for ((i = 0; i < tries; i++)); do
+    [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+wait_event()
+{
+  local i tries=$(((${3:-10}) * 20))
+  for ((i = 0; i < tries; i++)); do
+    [ -f "$1" ] && grep -qF "\"event\":\"$2\"" "$1" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+serve_start()
+{
+  local home=$1 out=$2; shift 2
+  : >"$out"
+  timeout "${KITH_E2E_SERVE_TIMEOUT:-300}" "$KITH_BIN" --home "$home" --json serve \
+    --listen 127.0.0.1:0 "$@" >"$out" 2>"$out.err" &
+  SERVE_PID=$!
+  SERVE_ADDR=
+  if ! wait_event "$out" listening; then
+    fail "serve on $home says where it listens" "stdout: $(show "$(cat "$out")")" \
+      "stderr: $(show "$(cat "$out.err")")"
+    return 1
+  fi
+  SERVE_ADDR=$(grep -F '"event":"listening"' "$out" | head -1 | jq -r .addr)
+}
+
+# SIGTERM to kith itself, not to timeout(1): timeout would forward it and then
+# signal its whole process group, and that second SIGTERM can land after serve
+# has closed its handlers (exit 143 instead of a clean stop).
+serve_stop()
+{
+  local child
+  child=$(pgrep -P "$1")
+  kill -TERM "${child:-$1}" 2>/dev/null
+  wait "$1"
+}
+
+pair_homes()
+{
+  local inviter=$1 joiner=$2; shift 2
+  : >"$T/pair.out"
+  timeout 30 "$KITH_BIN" --home "$inviter" invite "$@" >"$T/pair.out" 2>"$T/pair.err" &
+  local pid=$!
+  wait_line "$T/pair.out" 1 || fail "invite printed no code" "stderr: $(cat "$T/pair.err")"
+  expect_ok kith_in "$joiner" join "$(head -1 "$T/pair.out")"
+  wait "$pid"
+  check_eq 0 "$?" "the invite ends once $joiner joined"
+}
