@@ -590,6 +590,7 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
 
   size_t tried = 0, ok = 0;
   int first_bad = 0;
+  char fails[2048] = "";
   if (addr) {
     /* One address: the device there is one of the candidates; the one seen there
      * last goes first, then the others until one completes the handshake. */
@@ -657,18 +658,29 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
              o->t->trust == KITH_TRUST_PEER ? label : "yours", o->addr,
              (unsigned long long)o->r.sent, (unsigned long long)o->r.received,
              o->r.changed ? "" : "; nothing new here");
-    } else {
-      fprintf(stderr, "kith: sync with %s (%s) at %s failed: %s\n",
-              o->t->trust == KITH_TRUST_PEER ? o->t->name : label, as_text(o->t->trust),
-              o->addr, outcome_why(o));
+    } else { /* failures: gathered into one line below */
+      size_t l = strlen(fails);
+      snprintf(fails + l, sizeof fails - l, "%s%s (%s) at %s: %s", l ? "; " : "",
+               o->t->trust == KITH_TRUST_PEER ? o->t->name : label,
+               as_text(o->t->trust), o->addr, outcome_why(o));
     }
   }
-  if (!addr)
-    for (size_t i = 0; i < n; i++)
-      if (!where[i][0] && !cli->json)
-        fprintf(stderr, "kith: %s (%s) was not found on the LAN\n",
-                all[i].trust == KITH_TRUST_PEER ? all[i].name : all[i].label,
-                as_text(all[i].trust));
+  if (!addr && tried && !cli->json) {
+    char missing[1024] = "";
+    for (size_t i = 0; i < n; i++) {
+      size_t l = strlen(missing);
+      if (!where[i][0])
+        snprintf(missing + l, sizeof missing - l, "%s%s (%s)", l ? ", " : "",
+                 all[i].trust == KITH_TRUST_PEER ? all[i].name : all[i].label,
+                 as_text(all[i].trust));
+    }
+    size_t l = strlen(fails);
+    if (missing[0])
+      snprintf(fails + l, sizeof fails - l, "%snot found on the LAN: %s", l ? "; " : "",
+               missing);
+  }
+  if (fails[0] && tried && !cli->json) /* one line, however many went wrong */
+    fprintf(stderr, "kith: %s%s\n", first_bad ? "sync failed with " : "", fails);
   if (arr) {
     json_t *doc = json_pack("{s:o, s:I, s:I}", "syncs", arr, "sent", (json_int_t)sent,
                             "received", (json_int_t)received);

@@ -568,9 +568,13 @@ static int import_record(struct imp *im, int kind, const json_t *obj,
     struct kith_reg k = {0};
     rc = kith_txn_get(im->txn, id, KITH_F_KIND, NULL, &k);
     existed = rc == 0 && k.val;
+    bool other = existed && k.val->p[0] &&
+                 kith_kind_by_name(k.val->p[0]) != kind; /* an id of another kind */
     kith_reg_clear(&k);
     if (rc && rc != KITH_ENOTFOUND)
       return rc;
+    if (other)
+      return fail(im, KITH_EBADMSG, "\"id\" names a record of another kind here");
   } else {
     kith_random_id(id);
   }
@@ -587,8 +591,10 @@ static int import_record(struct imp *im, int kind, const json_t *obj,
   struct kith_value *kv = kith_value_new(1, &kname);
   if (!kv)
     return KITH_ENOMEM;
-  rc = put(im, id, KITH_F_KIND, NULL, kv,
-           stamps && json_is_object(stamps) ? stamp_of(stamps, "kind", NULL) : NULL);
+  const json_t *ks =
+      stamps && json_is_object(stamps) ? stamp_of(stamps, "kind", NULL) : NULL;
+  /* a record that exists keeps its creation: no new stamp on its kind */
+  rc = existed && !ks ? 0 : put(im, id, KITH_F_KIND, NULL, kv, ks);
   kith_value_free(kv);
   if (rc)
     return rc;
