@@ -62,6 +62,16 @@ struct kith_sync {
   uint8_t *in;
   size_t in_len, in_cap;
   int in_rx; /* index of the rx stream it belongs to, or -1 */
+  /* batches received and not yet applied: applied together in one transaction
+   * (commits may group batches) when the sender can send no more before an ACK,
+   * or at DONE */
+  struct {
+    uint64_t from, to;
+    uint32_t records;
+  } pend[KITH_SYNC_INFLIGHT];
+  int npend;
+  size_t pend_end; /* in_len at the last END */
+  uint8_t pend_epoch[KITH_EPOCH_LEN];
   struct kith_sync_hello *hello_out, *hello_in; /* KITH_SYNC_HELLO_MAX each */
   struct kith_sync_stats stats;
   char why[256];
@@ -274,6 +284,7 @@ static void new_round(kith_sync *s, uint32_t round)
   s->ntx = s->nrx = 0;
   s->in_len = 0;
   s->in_rx = -1;
+  s->npend = 0;
   s->stats.rounds = round;
 }
 
@@ -363,27 +374,36 @@ static int on_regs(kith_sync *s, const struct kith_smsg *m)
   if (s->in_len && s->in_rx != at)
     return fail(s, KITH_EPROTO, "a batch interleaved with another");
   s->in_rx = at;
-  int rc = grow(&s->in, &s->in_cap, s->in_len + m->chunk_len, KITH_SYNC_BATCH_MAX);
-  if (rc)
+  size_t cur = s->in_len - (s->npend ? s->pend_end : 0); /* this batch so far */
+  if (cur + m->chunk_len > KITH_SYNC_BATCH_MAX)
     return fail(s, KITH_EPROTO, "a batch larger than %u bytes", KITH_SYNC_BATCH_MAX);
+  int rc = grow(&s->in, &s->in_cap, s->in_len + m->chunk_len,
+                (size_t)KITH_SYNC_GROUP_BYTES + KITH_SYNC_BATCH_MAX);
+  if (rc)
+    return fail(s, rc, "cannot hold the batch: %s", kith_strerror(rc));
   memcpy(s->in + s->in_len, m->chunk, m->chunk_len);
   s->in_len += m->chunk_len;
   return 0;
 }
 
 /* Where a received register goes here, or why it can't. */
+/* *card: where the record's card lives here (0: it has none yet), looked up at
+ * its first register in the batch (UINT32_MAX: not yet) and kept for the others:
+ * a kind arriving first lands where the rest would go anyway. */
 static int place(kith_sync *s, kith_txn *txn, uint32_t local, bool from_mine,
-                 struct kith_reg *r, bool *skip)
+                 struct kith_reg *r, bool *skip, uint32_t *cardp)
 {
-  struct kith_reg kind = {0};
-  uint32_t card = 0;
+  int rc;
   *skip = false;
-  int rc = kith_txn_get(txn, r->ent, KITH_F_KIND, NULL, &kind);
-  if (rc == 0)
-    card = kind.space;
-  kith_reg_clear(&kind);
-  if (rc && rc != KITH_ENOTFOUND)
-    return rc;
+  if (*cardp == UINT32_MAX) {
+    struct kith_reg kind = {0};
+    rc = kith_txn_get(txn, r->ent, KITH_F_KIND, NULL, &kind);
+    *cardp = rc == 0 ? kind.space : 0;
+    kith_reg_clear(&kind);
+    if (rc && rc != KITH_ENOTFOUND)
+      return rc;
+  }
+  uint32_t card = *cardp;
   if (local == KITH_SPACE_SELF) { /* only my own devices sync self */
     r->space = kith_field_in_card(r->field) && card ? card : KITH_SPACE_SELF;
     return 0;
@@ -419,6 +439,7 @@ static int place(kith_sync *s, kith_txn *txn, uint32_t local, bool from_mine,
     kith_record_free(rec);
     if (rc)
       return rc;
+    *cardp = local;
   }
   r->space = local;
   return 0;
@@ -522,6 +543,7 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   if (rc == 0)
     rc = kith_space_local(txn, m->space, true, &local);
   uint64_t skipped = 0, changed = 0;
+  uint32_t card = UINT32_MAX;
   for (size_t off = 0; rc == 0 && off < s->in_len;) {
     struct kith_reg reg = {0};
     bool skip, ch = false;
@@ -544,11 +566,12 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
     if (g.n && memcmp(g.v[0].ent, reg.ent, KITH_ID_LEN) != 0) { /* a new record */
       rc = tag_if_same(txn, local, tag, &g);
       got_clear(&g);
+      card = UINT32_MAX;
     }
     if (rc == 0)
       rc = got_add(&g, &reg);
     if (rc == 0)
-      rc = place(s, txn, local, trust == KITH_TRUST_DEVICE, &reg, &skip);
+      rc = place(s, txn, local, trust == KITH_TRUST_DEVICE, &reg, &skip, &card);
     if (rc == 0 && skip) {
       skipped += !g.skip;
       g.skip = true;
@@ -588,34 +611,76 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   return 0;
 }
 
+/* Applies the batches pending for rx stream r in one transaction, then ACKs each. */
+static int flush_pending(kith_sync *s, struct rx *r)
+{
+  struct kith_smsg g = {.type = KITH_SYNC_END};
+  if (!s->npend)
+    return 0;
+  memcpy(g.space, r->gid, KITH_GID_LEN);
+  memcpy(g.epoch, s->pend_epoch, KITH_EPOCH_LEN);
+  g.from = s->pend[0].from;
+  g.to = s->pend[s->npend - 1].to;
+  for (int i = 0; i < s->npend; i++)
+    g.records += s->pend[i].records;
+  int rc = apply(s, r, &g);
+  int n = s->npend;
+  s->in_len = 0;
+  s->in_rx = -1;
+  s->npend = 0;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    struct kith_smsg a = {.type = KITH_SYNC_ACK, .seq = s->pend[i].to};
+    memcpy(a.space, g.space, KITH_GID_LEN);
+    memcpy(a.epoch, g.epoch, KITH_EPOCH_LEN);
+    rc = queue(s, &a);
+  }
+  return rc;
+}
+
 static int on_end(kith_sync *s, const struct kith_smsg *m)
 {
   struct rx *r = rx_of(s, m->space);
-  if (!r || r->done || (s->in_len && s->in_rx != (int)(r - s->rx)))
+  if (!r || r->done || (s->in_len && s->in_rx != (int)(r - s->rx)) ||
+      (s->npend && s->in_rx != (int)(r - s->rx)))
     return fail(s, KITH_EPROTO, "a batch end for a space this side did not ask for");
-  bool same = r->epoch_known && sodium_memcmp(r->epoch, m->epoch, 16) == 0;
-  uint64_t want = same ? r->pos : 0;
+  uint64_t want;
+  if (s->npend) { /* continues the pending ones, from the same store */
+    if (sodium_memcmp(s->pend_epoch, m->epoch, 16) != 0)
+      return fail(s, KITH_EPROTO, "rejected a batch from another store epoch");
+    want = s->pend[s->npend - 1].to;
+  } else {
+    bool same = r->epoch_known && sodium_memcmp(r->epoch, m->epoch, 16) == 0;
+    want = same ? r->pos : 0;
+  }
   if (m->from != want)
     return fail(s, KITH_EPROTO,
                 "rejected a batch out of order (it starts after %llu, this side holds "
                 "through %llu)",
                 (unsigned long long)m->from, (unsigned long long)want);
-  int rc = apply(s, r, m);
-  s->in_len = 0;
-  s->in_rx = -1;
-  if (rc)
-    return rc;
-  struct kith_smsg a = {.type = KITH_SYNC_ACK, .seq = m->to};
-  memcpy(a.space, m->space, KITH_GID_LEN);
-  memcpy(a.epoch, m->epoch, KITH_EPOCH_LEN);
-  return queue(s, &a);
+  if (s->npend == KITH_SYNC_INFLIGHT)
+    return fail(s, KITH_EPROTO, "more batches than a sender may have unacknowledged");
+  s->in_rx = (int)(r - s->rx);
+  memcpy(s->pend_epoch, m->epoch, KITH_EPOCH_LEN);
+  s->pend[s->npend].from = m->from;
+  s->pend[s->npend].to = m->to;
+  s->pend[s->npend].records = m->records;
+  s->npend++;
+  s->pend_end = s->in_len;
+  /* the sender waits for an ACK once it has this many out: apply them now */
+  if (s->npend == KITH_SYNC_INFLIGHT || s->in_len >= KITH_SYNC_GROUP_BYTES)
+    return flush_pending(s, r);
+  return 0;
 }
 
 static int on_done(kith_sync *s, const struct kith_smsg *m)
 {
   struct rx *r = rx_of(s, m->space);
-  if (!r || r->done || s->in_len)
+  if (!r || r->done || s->in_len != (s->npend ? s->pend_end : 0) ||
+      (s->npend && s->in_rx != (int)(r - s->rx)))
     return fail(s, KITH_EPROTO, "an unexpected DONE");
+  int rc = flush_pending(s, r);
+  if (rc)
+    return rc;
   r->done = true;
   return 0;
 }
@@ -877,7 +942,7 @@ static int produce(kith_sync *s, uint8_t *buf, size_t cap, size_t *len)
         if (s->stage_tx)
           break;
       }
-      if (t->log_done && t->inflight == 0) {
+      if (t->log_done) { /* DONE may go before the last ACKs: they follow it */
         struct kith_smsg d = {.type = KITH_SYNC_DONE, .status = KITH_SYNC_DONE_ALL};
         memcpy(d.space, t->gid, KITH_GID_LEN);
         t->done_sent = true;
