@@ -400,7 +400,7 @@ static void test_interrupted_sync_resumes(void **state)
   for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
     struct run r = sync_run(&ph, &lap, cuts[i]);
     assert_true(r.d.error != 0); /* cut: never DONE */
-    got += r.sd.received;         /* what committed before the cut */
+    got += r.sd.received;        /* what committed before the cut */
   }
   assert_true(got > 0 && got < 5000);
   struct run r = sync_ok(&ph, &lap);
