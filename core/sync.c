@@ -466,63 +466,61 @@ static int before_tombstone(kith_txn *txn, uint32_t local, const struct kith_reg
   return rc;
 }
 
-/* The registers of one received record, kept to compare with what merged here. */
-struct got {
-  struct kith_reg *v;
-  size_t n, cap;
-  bool skip;
-};
-
-static void got_clear(struct got *g)
-{
-  for (size_t i = 0; i < g->n; i++)
-    kith_reg_clear(&g->v[i]);
-  g->n = 0;
-  g->skip = false;
-}
-
 /* After a record's registers are applied: if what it now holds in the space is
  * exactly what the sender sent, its log entry is tagged with the sender, who then
  * is not sent it back (after an initial sync of a million records, the next
  * sync would otherwise send them all back). */
-static int tag_if_same(kith_txn *txn, uint32_t local, const uint8_t *tag, struct got *g)
+static int tag_if_same(kith_txn *txn, uint32_t local, const uint8_t *tag,
+                       const struct kith_reg *got, size_t n)
 {
   struct kith_record *rec = NULL;
   size_t k = 0;
   bool same = true;
-  if (g->skip || g->n == 0)
-    return 0;
-  int rc = kith_record_load(txn, g->v[0].ent, &rec);
+  int rc = kith_record_load(txn, got[0].ent, &rec);
   if (rc)
     return rc == KITH_ENOTFOUND ? 0 : rc;
   for (size_t i = 0; i < rec->n && same; i++) {
     const struct kith_reg *a = &rec->regs[i];
     if (a->space != local)
       continue;
-    const struct kith_reg *b = k < g->n ? &g->v[k++] : NULL;
+    const struct kith_reg *b = k < n ? &got[k++] : NULL;
     same = b && kith_reg_addr_cmp(a, b) == 0 &&
            kith_stamp_cmp(&a->stamp, &b->stamp) == 0 &&
            kith_stamp_cmp(&a->rem, &b->rem) == 0 &&
            (kith_reg_live(a) ? kith_value_equal(a->val, b->val) : !kith_reg_live(b));
   }
-  same = same && k == g->n;
+  same = same && k == n;
   kith_record_free(rec);
-  return same ? kith_txn_tag_log(txn, g->v[0].ent, local, tag) : 0;
+  return same ? kith_txn_tag_log(txn, got[0].ent, local, tag) : 0;
 }
 
-static int got_add(struct got *g, const struct kith_reg *r)
+/* Applies one received record (its registers in the space, sorted). */
+static int apply_record(kith_sync *s, kith_txn *txn, uint32_t local, bool from_mine,
+                        const uint8_t *tag, struct kith_reg *regs, size_t n,
+                        uint64_t *changed, uint64_t *skipped)
 {
-  if (g->n == g->cap) {
-    size_t cap = g->cap ? 2 * g->cap : 16;
-    struct kith_reg *v = realloc(g->v, cap * sizeof *v);
-    if (!v)
-      return KITH_ENOMEM;
-    g->v = v, g->cap = cap;
+  uint32_t card = UINT32_MAX;
+  bool skip = false;
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    bool ch = false;
+    struct kith_reg reg = regs[i]; /* placed and put as a copy: regs[] is compared */
+    rc = place(s, txn, local, from_mine, &reg, &skip, &card);
+    if (rc == 0 && skip) {
+      (*skipped)++;
+      return 0; /* the whole record */
+    }
+    if (rc == 0)
+      rc = before_tombstone(txn, local, &reg);
+    if (rc == 0)
+      rc = kith_txn_put(txn, &reg, &ch);
+    if (rc == KITH_EFUTURE)
+      fail(s, rc,
+           "rejected a batch: a change is stamped more than 5 minutes ahead of "
+           "this device's clock (check the clocks)");
+    *changed += ch;
   }
-  int rc = kith_reg_copy(&g->v[g->n], r);
-  if (rc == 0)
-    g->n++;
-  return rc;
+  return rc ? rc : tag_if_same(txn, local, tag, regs, n);
 }
 
 static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
@@ -532,7 +530,6 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   enum kith_trust trust;
   uint32_t local;
   struct kith_sync_space_stats *st = stat_of(s, m->space);
-  struct got g = {0};
   uint8_t tag[KITH_LOG_TAG_LEN];
   log_tag(s->pk, m->epoch, tag);
   int rc = kith_txn_begin(s->st, true, &txn);
@@ -543,10 +540,9 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   if (rc == 0)
     rc = kith_space_local(txn, m->space, true, &local);
   uint64_t skipped = 0, changed = 0;
-  uint32_t card = UINT32_MAX;
   for (size_t off = 0; rc == 0 && off < s->in_len;) {
-    struct kith_reg reg = {0};
-    bool skip, ch = false;
+    struct kith_reg *regs = NULL;
+    size_t nregs = 0;
     if (s->in_len - off < 4) {
       rc = fail(s, KITH_EBADMSG, "rejected a malformed batch");
       break;
@@ -558,39 +554,17 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
       rc = fail(s, KITH_EBADMSG, "rejected a malformed batch");
       break;
     }
-    if (kith_reg_decode_canonical(s->in + off, n, &reg) != 0) {
-      rc = fail(s, KITH_EBADMSG, "rejected a batch with a malformed change");
+    if (kith_rec_wire_decode(s->in + off, n, &regs, &nregs) != 0) {
+      rc = fail(s, KITH_EBADMSG, "rejected a batch with a malformed record");
       break;
     }
     off += n;
-    if (g.n && memcmp(g.v[0].ent, reg.ent, KITH_ID_LEN) != 0) { /* a new record */
-      rc = tag_if_same(txn, local, tag, &g);
-      got_clear(&g);
-      card = UINT32_MAX;
-    }
-    if (rc == 0)
-      rc = got_add(&g, &reg);
-    if (rc == 0)
-      rc = place(s, txn, local, trust == KITH_TRUST_DEVICE, &reg, &skip, &card);
-    if (rc == 0 && skip) {
-      skipped += !g.skip;
-      g.skip = true;
-    }
-    if (rc == 0 && !skip)
-      rc = before_tombstone(txn, local, &reg);
-    if (rc == 0 && !skip)
-      rc = kith_txn_put(txn, &reg, &ch);
-    if (rc == KITH_EFUTURE)
-      fail(s, rc,
-           "rejected a batch: a change is stamped more than 5 minutes ahead of "
-           "this device's clock (check the clocks)");
-    changed += ch;
-    kith_reg_clear(&reg);
+    rc = apply_record(s, txn, local, trust == KITH_TRUST_DEVICE, tag, regs, nregs,
+                      &changed, &skipped);
+    for (size_t i = 0; i < nregs; i++)
+      kith_reg_clear(&regs[i]);
+    free(regs);
   }
-  if (rc == 0)
-    rc = tag_if_same(txn, local, tag, &g);
-  got_clear(&g);
-  free(g.v);
   if (rc == 0) {
     memcpy(r->epoch, m->epoch, KITH_EPOCH_LEN);
     r->epoch_known = true;
@@ -805,23 +779,21 @@ static int stage_rec(void *arg, const uint8_t ent[KITH_ID_LEN], uint64_t seq,
     c->held++;
     return 0;
   }
-  for (size_t i = 0; i < n; i++) {
-    uint8_t *b = NULL;
-    size_t len = 0;
-    int rc = kith_reg_encode_canonical(&regs[i], &b, &len);
-    if (rc == 0)
-      rc = grow(&s->stage, &s->stage_cap, s->stage_len + 4 + len, SIZE_MAX / 2);
-    if (rc) {
-      free(b);
-      return rc;
-    }
-    uint8_t *p = s->stage + s->stage_len;
-    p[0] = (uint8_t)(len >> 24), p[1] = (uint8_t)(len >> 16);
-    p[2] = (uint8_t)(len >> 8), p[3] = (uint8_t)len;
-    memcpy(p + 4, b, len);
-    s->stage_len += 4 + len;
+  uint8_t *b = NULL;
+  size_t len = 0;
+  int rc = kith_rec_wire_encode(regs, n, &b, &len);
+  if (rc == 0)
+    rc = grow(&s->stage, &s->stage_cap, s->stage_len + 4 + len, SIZE_MAX / 2);
+  if (rc) {
     free(b);
+    return rc;
   }
+  uint8_t *p = s->stage + s->stage_len;
+  p[0] = (uint8_t)(len >> 24), p[1] = (uint8_t)(len >> 16);
+  p[2] = (uint8_t)(len >> 8), p[3] = (uint8_t)len;
+  memcpy(p + 4, b, len);
+  s->stage_len += 4 + len;
+  free(b);
   c->last = seq;
   c->recs++;
   return 0;

@@ -475,3 +475,114 @@ out:
   msgpack_unpacked_destroy(&u);
   return rc;
 }
+
+/* ---- records on the wire ------------------------------------------------------- */
+
+int kith_rec_wire_encode(const struct kith_reg *regs, size_t n, uint8_t **out,
+                         size_t *len)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  if (n == 0 || n > KITH_REC_MAX_REGS)
+    return KITH_EINVAL;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  int e = msgpack_pack_array(&pk, 2);
+  e |= msgpack_pack_bin(&pk, KITH_ID_LEN);
+  e |= msgpack_pack_bin_body(&pk, regs[0].ent, KITH_ID_LEN);
+  e |= msgpack_pack_array(&pk, n);
+  for (size_t i = 0; i < n; i++) {
+    const struct kith_reg *r = &regs[i];
+    e |= msgpack_pack_array(&pk, 7);
+    e |= msgpack_pack_uint8(&pk, r->field);
+    if (r->has_elem) {
+      e |= msgpack_pack_bin(&pk, KITH_ID_LEN);
+      e |= msgpack_pack_bin_body(&pk, r->elem, KITH_ID_LEN);
+    } else {
+      e |= msgpack_pack_nil(&pk);
+    }
+    e |= msgpack_pack_uint64(&pk, r->stamp.hlc);
+    if (i && memcmp(r->stamp.dev, regs[i - 1].stamp.dev, KITH_DEVICE_ID_LEN) == 0) {
+      e |= msgpack_pack_nil(&pk); /* the same device as the register before */
+    } else {
+      e |= msgpack_pack_bin(&pk, KITH_DEVICE_ID_LEN);
+      e |= msgpack_pack_bin_body(&pk, r->stamp.dev, KITH_DEVICE_ID_LEN);
+    }
+    e |= pack_stamp(&pk, &r->rem, true);
+    e |= pack_value(&pk, r->val);
+  }
+  return finish(&sb, e, out, len);
+}
+
+int kith_rec_wire_decode(const uint8_t *buf, size_t len, struct kith_reg **out,
+                         size_t *n)
+{
+  msgpack_unpacked u;
+  struct kith_reg *regs = NULL;
+  size_t cnt = 0;
+  uint8_t ent[KITH_ID_LEN];
+  int rc = kith_mp_unpack(buf, len, 5, &u);
+  *out = NULL;
+  *n = 0;
+  if (rc)
+    goto out;
+  rc = KITH_EBADMSG;
+  if (u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 2 ||
+      get_bin16(&u.data.via.array.ptr[0], ent))
+    goto out;
+  const msgpack_object *list = &u.data.via.array.ptr[1];
+  if (list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0 ||
+      list->via.array.size > KITH_REC_MAX_REGS)
+    goto out;
+  cnt = list->via.array.size;
+  if (!(regs = calloc(cnt, sizeof *regs))) {
+    rc = KITH_ENOMEM;
+    goto out;
+  }
+  for (size_t k = 0; k < cnt; k++) {
+    const msgpack_object *e = &list->via.array.ptr[k];
+    struct kith_reg *r = &regs[k];
+    uint64_t f;
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 7)
+      goto out;
+    const msgpack_object *a = e->via.array.ptr;
+    if (get_uint(&a[0], 255, &f))
+      goto out;
+    memcpy(r->ent, ent, KITH_ID_LEN);
+    r->field = (uint8_t)f;
+    if (a[1].type != MSGPACK_OBJECT_NIL) {
+      if (get_bin16(&a[1], r->elem))
+        goto out;
+      r->has_elem = true;
+    }
+    if (get_uint(&a[2], UINT64_MAX, &r->stamp.hlc) || r->stamp.hlc == 0)
+      goto out;
+    if (a[3].type == MSGPACK_OBJECT_NIL) { /* the device of the register before */
+      if (k == 0)
+        goto out;
+      memcpy(r->stamp.dev, regs[k - 1].stamp.dev, KITH_DEVICE_ID_LEN);
+    } else if (get_bin16(&a[3], r->stamp.dev) ||
+               (k && memcmp(r->stamp.dev, regs[k - 1].stamp.dev, 16) == 0)) {
+      goto out; /* one encoding per state: a repeated device is written nil */
+    }
+    if (get_stamp(&a[4], &a[5], true, &r->rem))
+      goto out;
+    int g = get_value(&a[6], &r->val);
+    if (g) {
+      rc = g;
+      goto out;
+    }
+    if ((!r->has_elem && r->rem.hlc) || (k && kith_reg_addr_cmp(&regs[k - 1], r) >= 0))
+      goto out; /* sorted, no duplicates */
+  }
+  *out = regs;
+  *n = cnt;
+  regs = NULL;
+  rc = 0;
+out:
+  for (size_t i = 0; regs && i < cnt; i++)
+    kith_reg_clear(&regs[i]);
+  free(regs);
+  msgpack_unpacked_destroy(&u);
+  return rc;
+}

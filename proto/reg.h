@@ -125,6 +125,21 @@ int kith_rec_encode(const struct kith_reg *regs, size_t n, uint8_t **out,
 int kith_rec_decode(const uint8_t *buf, size_t len, const uint8_t ent[KITH_ID_LEN],
                     struct kith_reg **regs, size_t *n) KITH_MUST_CHECK;
 
+/* A record's registers (one entity, sorted, 1..KITH_REC_MAX_REGS) as sync sends
+ * them: the entity once, and each stamp's device once per run of registers by
+ * the same device (nil: as the register before):
+ *
+ *   wire record:  [ent, [[field, elem|nil, hlc, dev|nil, rem_hlc, rem_dev|nil,
+ *                         value|nil], ...]]
+ *
+ * Decoding is as strict as kith_rec_decode (sorted, no duplicates, one encoding
+ * per state: a device equal to the one before must be nil). 0, KITH_EINVAL
+ * (encode: no registers), KITH_EBADMSG, KITH_ENOMEM. */
+int kith_rec_wire_encode(const struct kith_reg *regs, size_t n, uint8_t **out,
+                         size_t *len) KITH_MUST_CHECK;
+int kith_rec_wire_decode(const uint8_t *buf, size_t len, struct kith_reg **regs,
+                         size_t *n) KITH_MUST_CHECK;
+
 /* True if s (n bytes) is valid UTF-8 with no NUL. */
 bool kith_utf8_valid(const char *s, size_t n);
 

@@ -888,6 +888,73 @@ static void test_addr_cmp(void **state)
   assert_int_equal(kith_reg_addr_cmp(&t1, &t1b), 0);
 }
 
+/* The wire record (sync): the entity once, a device nil when it repeats. Three
+ * registers: the kind by device 04, a name and an e-mail by device 01 (the
+ * e-mail's device repeats the name's: nil). */
+static void test_wire_record(void **state)
+{
+  (void)state;
+  struct kith_reg regs[3] = {
+      mk(0, 0, st(0x7f, 0x04), ZERO, 1, "contact", NULL),
+      mk(1, 0, st(0x80, 0x01), ZERO, 1, "Ada", NULL),
+      mk(16, 0xa0, st(0x81, 0x01), st(0x12, 0x01), 2, "a@b.c", NULL),
+  };
+  const char *gold =
+      "92 " HEX_ENT "93"
+      /* [0, nil, 0x7f, dev 04.., 0, nil, ["contact"]] */
+      " 97 00 c0 7f c4 10 " X16("04 ") "00 c0 91 a7 63 6f 6e 74 61 63 74"
+                                       /* [1, nil, 0x80, dev 01.., 0, nil, ["Ada"]] */
+                                       " 97 01 c0 cc 80 c4 10 " X16(
+                                           "01 ") "00 c0 91 a3 41 64 61"
+                                                  /* [16, elem a0.., 0x81, nil (the same
+                                                   * device), 0x12, dev 01..,
+                                                   *  ["a@b.c", nil]] */
+                                                  " 97 10 c4 10 a0 a1 a2 a3 a4 a5 a6 "
+                                                  "a7 a8 a9 aa ab ac ad ae af cc 81"
+                                                  " c0 12 c4 10 " X16(
+                                                      "01 ") "92 a5 61 40 62 2e 63 c0";
+  size_t wl, len, n = 0;
+  uint8_t *want = kt_unhex(gold, &wl), *out = NULL;
+  assert_rc(kith_rec_wire_encode(regs, 3, &out, &len), 0);
+  assert_bytes_equal(out, len, want, wl);
+  struct kith_reg *back = NULL;
+  assert_rc(kith_rec_wire_decode(want, wl, &back, &n), 0);
+  assert_int_equal(n, 3);
+  for (size_t i = 0; i < n; i++) {
+    assert_same_state(&back[i], &regs[i], true, true);
+    assert_memory_equal(back[i].ent, ENT, 16);
+    kith_reg_clear(&back[i]);
+  }
+  free(back);
+  free(out);
+  /* refused: every truncation; no registers; a first register without a device; a
+   * repeated device written out; out of order; a zero stamp; trailing bytes */
+  for (size_t cut = 0; cut < wl; cut++)
+    assert_rc(kith_rec_wire_decode(want, cut, &back, &n), KITH_EBADMSG);
+  static const char *const bad[] = {
+      "92 " HEX_ENT "90",
+      "92 " HEX_ENT "91 97 01 c0 cc 80 c0 00 c0 91 a3 41 64 61",
+      "92 " HEX_ENT
+      "92 97 00 c0 7f c4 10 " X16("04 ") "00 c0 c0"
+                                         " 97 01 c0 cc 80 c4 10 " X16("04 ") "00 c0 c0",
+      "92 " HEX_ENT "92 97 01 c0 7f c4 10 " X16("04 ") "00 c0 c0"
+                                                       " 97 00 c0 cc 80 c0 00 c0 c0",
+      "92 " HEX_ENT "91 97 01 c0 00 c4 10 " X16("04 ") "00 c0 c0",
+      "92 " HEX_ENT "91 97 01 c0 7f c4 10 " X16("04 ") "00 c0 c0 c0",
+      "91 " HEX_ENT,
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    uint8_t *b = kt_unhex(bad[i], &len);
+    if (kith_rec_wire_decode(b, len, &back, &n) != KITH_EBADMSG)
+      fail_msg("wire record %zu was accepted: %s", i, bad[i]);
+    free(b);
+  }
+  assert_rc(kith_rec_wire_encode(regs, 0, &out, &len), KITH_EINVAL);
+  for (int i = 0; i < 3; i++)
+    kith_reg_clear(&regs[i]);
+  free(want);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -907,6 +974,7 @@ int main(void)
       cmocka_unit_test(test_merge_zero_stamp),
       cmocka_unit_test(test_merge_lattice_laws),
       cmocka_unit_test(test_record_golden),
+      cmocka_unit_test(test_wire_record),
       cmocka_unit_test(test_record_rejects),
       cmocka_unit_test(test_record_too_many),
       cmocka_unit_test(test_addr_cmp),

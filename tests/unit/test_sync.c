@@ -525,12 +525,12 @@ static void drain(kith_sync *s)
   }
 }
 
-/* A batch of one register, encoded as a batch's bytes. */
-static size_t one_reg(const struct kith_reg *r, uint8_t *out)
+/* One record of n registers (sorted), encoded as a batch's bytes. */
+static size_t one_rec(const struct kith_reg *r, size_t n, uint8_t *out)
 {
   uint8_t *b = NULL;
   size_t len = 0;
-  assert_rc(kith_reg_encode_canonical(r, &b, &len), 0);
+  assert_rc(kith_rec_wire_encode(r, n, &b, &len), 0);
   out[0] = out[1] = 0, out[2] = (uint8_t)(len >> 8), out[3] = (uint8_t)len;
   memcpy(out + 4, b, len);
   free(b);
@@ -605,8 +605,8 @@ static void test_bad_batches_rejected_whole(void **state)
   tag.has_elem = true;
   randombytes_buf(tag.elem, 16);
   tag.val = kith_value_new(1, &tg);
-  size_t n = one_reg(&card, bytes);
-  n += one_reg(&tag, bytes + n);
+  struct kith_reg both[2] = {card, tag};
+  size_t n = one_rec(both, 2, bytes);
   assert_rc(bea_sends(&ada, &bea, gid, bytes, n, 0, 5, why), KITH_EPROTO);
   assert_non_null(strstr(why, "private"));
   digest(&ada, after);
@@ -617,7 +617,7 @@ static void test_bad_batches_rejected_whole(void **state)
   memcpy(probe.ent, mine, 16);
   probe.field = KITH_F_ORG;
   probe.val = tag.val;
-  n = one_reg(&probe, bytes);
+  n = one_rec(&probe, 1, bytes);
   assert_rc(bea_sends(&ada, &bea, gid, bytes, n, 0, 5, why), 0);
   kith_txn *ta = kt_begin(ada.s.st, false);
   uint32_t sp;
@@ -626,7 +626,7 @@ static void test_bad_batches_rejected_whole(void **state)
   kith_txn_abort(ta);
 
   /* out of order: a batch that does not start where the last one ended */
-  n = one_reg(&card, bytes);
+  n = one_rec(&card, 1, bytes);
   assert_rc(bea_sends(&ada, &bea, gid, bytes, n, 9, 12, why), KITH_EPROTO);
   assert_non_null(strstr(why, "out of order"));
 
@@ -634,7 +634,7 @@ static void test_bad_batches_rejected_whole(void **state)
   assert_rc(bea_sends(&ada, &bea, kith_gid_self, bytes, n, 0, 1, why), KITH_EPROTO);
 
   /* a malformed register inside */
-  bytes[4] ^= 0xff; /* the register's array header */
+  bytes[4] ^= 0xff; /* the record's array header */
   assert_rc(bea_sends(&ada, &bea, gid, bytes, n, 5, 6, why), KITH_EBADMSG);
   kith_value_free(card.val);
   kith_value_free(tag.val);
