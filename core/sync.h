@@ -37,9 +37,9 @@
 #include "core/space.h"
 #include "proto/syncmsg.h"
 
-#define KITH_SYNC_BATCH_BYTES (1u << 20)  /* register bytes per batch, about */
-#define KITH_SYNC_BATCH_MAX (16u << 20)   /* a batch the receiver accepts, at most */
-#define KITH_SYNC_INFLIGHT 8              /* batches sent and not yet acked, at most */
+#define KITH_SYNC_BATCH_BYTES (1u << 20) /* register bytes per batch, about */
+#define KITH_SYNC_BATCH_MAX (16u << 20)  /* a batch the receiver accepts, at most */
+#define KITH_SYNC_INFLIGHT 8             /* batches sent and not yet acked, at most */
 #define KITH_SYNC_GROUP_BYTES (3u << 20) /* batches applied in one transaction */
 #define KITH_SYNC_MAX_ROUNDS 4
 #define KITH_SYNC_HELD_MAX 100000 /* records a batch passes over unsent, at most */
