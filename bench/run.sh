@@ -19,14 +19,14 @@ sync_figures() {
   echo "== sync over loopback: initial sync, then deltas of 10 changes each side"
   echo "   (acceptor in its own process: each side's RssAnon is its own)"
   for n in 1000 100000 1000000; do
-    "$build/bench/bench_sync" --n $n --delta-runs 5 --fork --dir "$work" |
+    "$build/bench/bench_sync" --n $n --delta-runs 10 --fork --dir "$work" |
       tee "$work/sync-$n.txt"
   done
   echo "== the same 100,000 with both sides in one process (RssAnon of both together)"
-  "$build/bench/bench_sync" --n 100000 --delta-runs 5 --dir "$work" | tee "$work/sync-one.txt"
+  "$build/bench/bench_sync" --n 100000 --delta-runs 10 --dir "$work" | tee "$work/sync-one.txt"
   echo "== where the time goes (bench_sync_split: clocks around core/'s and LMDB's calls)"
   for n in 100000 1000000; do
-    "$build/bench/bench_sync_split" --n $n --delta-runs 1 --fork --no-verify \
+    "$build/bench/bench_sync_split" --n $n --delta-runs 2 --fork --no-verify \
       --dir "$work" | tee "$work/sync-split-$n.txt"
   done
   grep -h '^summary' "$work"/sync-1*.txt "$work/sync-one.txt"
