@@ -597,7 +597,15 @@ static int flush_pending(kith_sync *s, struct rx *r)
   g.to = s->pend[s->npend - 1].to;
   for (int i = 0; i < s->npend; i++)
     g.records += s->pend[i].records;
-  int rc = apply(s, r, &g);
+  int rc = 0;
+  if (g.records || s->in_len) {
+    rc = apply(s, r, &g);
+  } else { /* only records this side holds already: the position moves, recorded
+            * with the round (save_round); nothing to commit now */
+    memcpy(r->epoch, g.epoch, KITH_EPOCH_LEN);
+    r->epoch_known = true;
+    r->pos = g.to;
+  }
   int n = s->npend;
   s->in_len = 0;
   s->in_rx = -1;
@@ -641,7 +649,11 @@ static int on_end(kith_sync *s, const struct kith_smsg *m)
   s->npend++;
   s->pend_end = s->in_len;
   /* the sender waits for an ACK once it has this many out: apply them now */
-  if (s->npend == KITH_SYNC_INFLIGHT || s->in_len >= KITH_SYNC_GROUP_BYTES)
+  uint64_t recs = 0; /* a commit holds its dirty pages in memory: bound them */
+  for (int i = 0; i < s->npend; i++)
+    recs += s->pend[i].records;
+  if (s->npend == KITH_SYNC_INFLIGHT || s->in_len >= KITH_SYNC_GROUP_BYTES ||
+      recs >= KITH_SYNC_GROUP_RECORDS)
     return flush_pending(s, r);
   return 0;
 }

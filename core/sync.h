@@ -42,7 +42,8 @@
 #define KITH_SYNC_INFLIGHT 8             /* batches sent and not yet acked, at most */
 #define KITH_SYNC_GROUP_BYTES (3u << 20) /* batches applied in one transaction */
 #define KITH_SYNC_MAX_ROUNDS 4
-#define KITH_SYNC_HELD_MAX 100000 /* records a batch passes over unsent, at most */
+#define KITH_SYNC_HELD_MAX 10000000  /* records a batch passes over unsent, at most */
+#define KITH_SYNC_GROUP_RECORDS 4000 /* records applied in one transaction, about */
 
 typedef struct kith_sync kith_sync;
 
