@@ -480,22 +480,17 @@ out:
   return rc;
 }
 
-struct id_list {
-  size_t n, cap;
-  uint8_t (*ids)[KITH_ID_LEN];
-};
-
-static int collect(void *arg, const uint8_t id[KITH_ID_LEN])
+int kith_id_collect(void *arg, const uint8_t id[KITH_ID_LEN])
 {
-  struct id_list *l = arg;
+  struct kith_id_list *l = arg;
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 8;
-    void *p = realloc(l->ids, cap * sizeof *l->ids);
+    void *p = realloc(l->v, cap * sizeof *l->v);
     if (!p)
       return KITH_ENOMEM;
-    l->ids = p, l->cap = cap;
+    l->v = p, l->cap = cap;
   }
-  memcpy(l->ids[l->n++], id, KITH_ID_LEN);
+  memcpy(l->v[l->n++], id, KITH_ID_LEN);
   return 0;
 }
 
@@ -509,15 +504,15 @@ static int tombstone(kith_txn *txn, const uint8_t id[KITH_ID_LEN])
 
 int kith_record_delete(kith_txn *txn, const uint8_t id[static KITH_ID_LEN])
 {
-  struct id_list notes = {0};
+  struct kith_id_list notes = {0};
   int rc = require_live(txn, id);
   if (rc == 0)
-    rc = kith_notes_each(txn, id, collect, &notes);
+    rc = kith_notes_each(txn, id, kith_id_collect, &notes);
   for (size_t i = 0; rc == 0 && i < notes.n; i++)
-    rc = tombstone(txn, notes.ids[i]);
+    rc = tombstone(txn, notes.v[i]);
   if (rc == 0)
     rc = tombstone(txn, id);
-  free(notes.ids);
+  free(notes.v);
   return rc;
 }
 

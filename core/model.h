@@ -148,6 +148,14 @@ int kith_record_delete(kith_txn *txn,
 int kith_note_create(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
                      const char *text, uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 
+/* Ids gathered by an iterator (kith_kind_each, kith_notes_each...): pass
+ * kith_id_collect as the callback and a zeroed list; the caller frees v. */
+struct kith_id_list {
+  size_t n, cap;
+  uint8_t (*v)[KITH_ID_LEN];
+};
+int kith_id_collect(void *arg, const uint8_t id[KITH_ID_LEN]);
+
 /* Live records gathered by kith_notes_load, owned by the list. */
 struct kith_record_list {
   struct kith_record **v;

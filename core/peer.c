@@ -51,25 +51,6 @@ struct owner {
   bool found;
 };
 
-struct id_list {
-  size_t n, cap;
-  uint8_t (*v)[KITH_ID_LEN];
-};
-
-static int collect_ids(void *arg, const uint8_t id[KITH_ID_LEN])
-{
-  struct id_list *l = arg;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 8;
-    void *p = realloc(l->v, cap * sizeof *l->v);
-    if (!p)
-      return KITH_ENOMEM;
-    l->v = p, l->cap = cap;
-  }
-  memcpy(l->v[l->n++], id, KITH_ID_LEN);
-  return 0;
-}
-
 /* A record id derived from a key, so that two of my devices recording the same
  * device or partner apart make one record, not two. */
 static void record_id(const char *what, const uint8_t pk[KITH_ED25519_PK_LEN],
@@ -89,8 +70,8 @@ void kith_device_id_of(const uint8_t pk[static KITH_ED25519_PK_LEN],
 /* My live, unrevoked devices' keys go into a partnership's roster. */
 static int roster_my_devices(kith_txn *txn, const uint8_t gid[16])
 {
-  struct id_list ids = {0};
-  int rc = kith_kind_each(txn, KITH_KIND_DEVICE, collect_ids, &ids);
+  struct kith_id_list ids = {0};
+  int rc = kith_kind_each(txn, KITH_KIND_DEVICE, kith_id_collect, &ids);
   for (size_t i = 0; rc == 0 && i < ids.n; i++) {
     struct kith_record *rec = NULL;
     uint8_t pk[KITH_ED25519_PK_LEN];
@@ -177,8 +158,8 @@ int kith_partner_key(kith_txn *txn, const uint8_t gid[static 16],
 int kith_dev_mine(kith_txn *txn, const uint8_t dev[static KITH_DEVICE_ID_LEN],
                   bool *mine)
 {
-  struct id_list ids = {0};
-  int rc = kith_kind_each(txn, KITH_KIND_DEVICE, collect_ids, &ids);
+  struct kith_id_list ids = {0};
+  int rc = kith_kind_each(txn, KITH_KIND_DEVICE, kith_id_collect, &ids);
   *mine = false;
   for (size_t i = 0; rc == 0 && i < ids.n && !*mine; i++) {
     struct kith_record *rec = NULL;

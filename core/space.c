@@ -394,25 +394,6 @@ static int live_contact(kith_txn *txn, const uint8_t id[KITH_ID_LEN],
   return rc;
 }
 
-struct id_vec {
-  size_t n, cap;
-  uint8_t (*v)[KITH_ID_LEN];
-};
-
-static int collect_id(void *arg, const uint8_t id[KITH_ID_LEN])
-{
-  struct id_vec *l = arg;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 8;
-    void *p = realloc(l->v, cap * sizeof *l->v);
-    if (!p)
-      return KITH_ENOMEM;
-    l->v = p, l->cap = cap;
-  }
-  memcpy(l->v[l->n++], id, KITH_ID_LEN);
-  return 0;
-}
-
 /* The private copy's id: from the card's id and the partner's key (the first of
  * its peer record), so that all my devices agree on it while my partner, who
  * keeps a copy of the same card, gets another id (sharing mine again later must
@@ -441,7 +422,7 @@ int kith_keep_private_copy(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
                            uint8_t out[static KITH_ID_LEN])
 {
   struct kith_record *rec = NULL;
-  struct id_vec notes = {0};
+  struct kith_id_list notes = {0};
   char hex[2 * KITH_ID_LEN + 1];
   const char *p = hex;
   int rc = private_copy_id(txn, id, out);
@@ -450,7 +431,7 @@ int kith_keep_private_copy(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
   if (rc == 0)
     rc = copy_record(txn, rec, out, KITH_SPACE_SELF, false);
   if (rc == 0)
-    rc = kith_notes_each(txn, id, collect_id, &notes);
+    rc = kith_notes_each(txn, id, kith_id_collect, &notes);
   kith_hex_encode(out, KITH_ID_LEN, hex);
   struct kith_value *v = kith_value_new(1, &p);
   if (rc == 0 && !v)
