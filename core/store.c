@@ -1188,44 +1188,24 @@ static void free_regs(struct kith_reg *regs, size_t n)
   free(regs);
 }
 
+struct each_reg {
+  kith_reg_cb cb;
+  void *arg;
+};
+
+static int each_reg(void *arg, const uint8_t ent[KITH_ID_LEN], uint64_t seq,
+                    const struct kith_reg *regs, size_t n)
+{
+  const struct each_reg *e = arg;
+  (void)ent, (void)seq;
+  return emit(regs, n, 0, e->cb, e->arg); /* already the space's registers */
+}
+
 int kith_log_each(kith_txn *t, uint32_t space, uint64_t after, kith_reg_cb cb,
                   void *arg)
 {
-  MDB_cursor *c = NULL;
-  uint8_t lk[12];
-  be_put(lk, space, 4);
-  be_put(lk + 4, after + 1, 8);
-  MDB_val key = {12, lk}, val;
-  int rc = flush(t);
-  if (rc == 0)
-    rc = map_err(mdb_cursor_open(t->txn, t->st->log, &c));
-  if (rc)
-    return rc;
-  int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-  for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-    if (key.mv_size != 12 || be_get(key.mv_data, 4) != space)
-      break;
-    struct kith_reg *regs = NULL;
-    size_t n = 0;
-    if (val.mv_size != KITH_ID_LEN && val.mv_size != KITH_ID_LEN + KITH_LOG_TAG_LEN) {
-      rc = KITH_ECORRUPT;
-      break;
-    }
-    uint8_t ent[KITH_ID_LEN];
-    memcpy(ent, val.mv_data, KITH_ID_LEN);
-    if ((rc = read_record(t, ent, &regs, &n)) != 0) {
-      rc = rc == KITH_ENOTFOUND ? KITH_ECORRUPT : rc; /* the log names no record */
-      break;
-    }
-    rc = emit(regs, n, space, cb, arg);
-    free_regs(regs, n);
-    if (rc)
-      break;
-  }
-  if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
-    rc = map_err(m);
-  mdb_cursor_close(c);
-  return rc;
+  struct each_reg e = {cb, arg};
+  return kith_log_records(t, space, after, NULL, each_reg, &e);
 }
 
 int kith_log_records(kith_txn *t, uint32_t space, uint64_t after,

@@ -1,5 +1,7 @@
 #include "proto/mp.h"
 
+#include <string.h>
+
 #include "proto/err.h"
 
 static uint64_t be(const uint8_t *p, int n)
@@ -114,4 +116,15 @@ void kith_mp_take(msgpack_sbuffer *sb, uint8_t **out, size_t *len)
   *len = sb->size;
   sb->data = NULL;
   sb->size = sb->alloc = 0;
+}
+
+int kith_mp_fix_write(void *data, const char *buf, size_t n)
+{
+  struct kith_mp_fixbuf *f = data;
+  if (n > f->cap - f->len)
+    return -1;
+  if (n)
+    memcpy(f->p + f->len, buf, n);
+  f->len += n;
+  return 0;
 }

@@ -21,6 +21,14 @@ int kith_mp_check(const uint8_t *buf, size_t len, int max_depth);
  * msgpack_unpacked_destroy(u) in every case. 0 or KITH_EBADMSG. */
 int kith_mp_unpack(const uint8_t *buf, size_t len, int max_depth, msgpack_unpacked *u);
 
+/* A caller's fixed buffer for msgpack_packer_init(&pk, &fb, kith_mp_fix_write):
+ * writes past cap fail (msgpack-c then returns non-zero). */
+struct kith_mp_fixbuf {
+  uint8_t *p;
+  size_t cap, len;
+};
+int kith_mp_fix_write(void *data, const char *buf, size_t n);
+
 /* Moves an sbuffer's bytes to the caller (*out, *len): the sbuffer is left empty. */
 void kith_mp_take(msgpack_sbuffer *sb, uint8_t **out, size_t *len);
 

@@ -7,23 +7,6 @@
 
 /* ---- encoding ---------------------------------------------------------- */
 
-/* msgpack-c writes through this into the caller's fixed buffer. */
-struct fixbuf {
-  uint8_t *p;
-  size_t cap, len;
-};
-
-static int fix_write(void *data, const char *buf, size_t n)
-{
-  struct fixbuf *f = data;
-  if (n > f->cap - f->len)
-    return -1;
-  if (n)
-    memcpy(f->p + f->len, buf, n);
-  f->len += n;
-  return 0;
-}
-
 /* Length of s within its array of max + 1 bytes if it is NUL-terminated there,
  * valid UTF-8 and at most max bytes; -1 otherwise. */
 static long str_ok(const char *s, size_t max)
@@ -51,11 +34,11 @@ static bool is_sync(uint64_t type)
 
 int kith_msg_encode(const struct kith_msg *m, uint8_t *out, size_t cap, size_t *len)
 {
-  struct fixbuf fb = {out, cap, 0};
+  struct kith_mp_fixbuf fb = {out, cap, 0};
   msgpack_packer pk;
   int e = 0;
   *len = 0;
-  msgpack_packer_init(&pk, &fb, fix_write);
+  msgpack_packer_init(&pk, &fb, kith_mp_fix_write);
 
   switch (m->type) {
   case KITH_MSG_BYE:
@@ -98,7 +81,7 @@ int kith_msg_encode(const struct kith_msg *m, uint8_t *out, size_t cap, size_t *
     e |= msgpack_pack_uint8(&pk, KITH_MSG_VERSION);
     e |= msgpack_pack_uint16(&pk, (uint16_t)m->type);
     if (!e)
-      e = fix_write(&fb, (const char *)m->u.sync.body, m->u.sync.len);
+      e = kith_mp_fix_write(&fb, (const char *)m->u.sync.body, m->u.sync.len);
     /* The body is the caller's: it must hold exactly nfields items, which the
      * whole message being one well-formed item proves. */
     if (!e && kith_mp_check(out, fb.len, KITH_MSG_MAX_DEPTH) != 0)

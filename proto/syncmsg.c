@@ -4,22 +4,6 @@
 
 #include "proto/mp.h"
 
-struct fixbuf {
-  uint8_t *p;
-  size_t cap, len;
-};
-
-static int fix_write(void *data, const char *buf, size_t n)
-{
-  struct fixbuf *f = data;
-  if (n > f->cap - f->len)
-    return -1;
-  if (n)
-    memcpy(f->p + f->len, buf, n);
-  f->len += n;
-  return 0;
-}
-
 static int pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
 {
   return msgpack_pack_bin(pk, n) | msgpack_pack_bin_body(pk, b, n);
@@ -47,13 +31,13 @@ static int fields_of(int type)
 
 int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap, size_t *len)
 {
-  struct fixbuf fb = {out, cap, 0};
+  struct kith_mp_fixbuf fb = {out, cap, 0};
   msgpack_packer pk;
   int nf = fields_of(s->type), e;
   *len = 0;
   if (nf < 0)
     return KITH_EINVAL;
-  msgpack_packer_init(&pk, &fb, fix_write);
+  msgpack_packer_init(&pk, &fb, kith_mp_fix_write);
   e = msgpack_pack_array(&pk, 2 + (size_t)nf);
   e |= msgpack_pack_uint8(&pk, KITH_MSG_VERSION);
   e |= msgpack_pack_uint8(&pk, (uint8_t)s->type);
