@@ -35,6 +35,7 @@ static const struct pattern patterns[] = {
     {"IK", 0, PRE_S, 2, {{T_E, T_ES, T_S, T_SS}, {T_E, T_EE, T_SE}}},
     {"NNpsk0", 0, 0, 2, {{T_PSK, T_E}, {T_E, T_EE}}},
     {"XXpsk3", 0, 0, 3, {{T_E}, {T_E, T_EE, T_S, T_ES}, {T_S, T_SE, T_PSK}}},
+    {"K", PRE_S, PRE_S, 1, {{T_E, T_ES, T_SS}}}, /* one-way: envelopes */
 };
 
 enum hash_alg { HASH_BLAKE2B, HASH_SHA256 };

@@ -17,9 +17,12 @@
  *     IK      <- s (pre-message)    -> e, es, s, ss        <- e, ee, se
  *     NNpsk0  -> psk, e             <- e, ee
  *     XXpsk3  -> e                  <- e, ee, s, es        -> s, se, psk
+ *     K       -> s, <- s (pre)      -> e, es, ss            (one-way)
  *
- *   kith syncs with Noise_IK_25519_ChaChaPoly_BLAKE2b and pairs with NNpsk0 or
- *   XXpsk3 (see docs/PROTOCOL.md). Patterns live in one table in noise.c; another
+ *   kith syncs with Noise_IK_25519_ChaChaPoly_BLAKE2b, pairs with NNpsk0 or
+ *   XXpsk3, talks to relays with XX and seals envelopes with the one-way K (see
+ *   docs/PROTOCOL.md); after K's one message only the initiator's sending cipher
+ *   is used. Patterns live in one table in noise.c; another
  *   pattern from the specification is one more entry there.
  *
  *   Tokens, as the specification defines them (h: the handshake hash; ck: the

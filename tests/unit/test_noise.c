@@ -30,6 +30,8 @@ static const struct proto {
     {"Noise_NNpsk0_25519_ChaChaPoly_SHA256", false},
     {"Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b", false},
     {"Noise_XXpsk3_25519_ChaChaPoly_SHA256", false},
+    {"Noise_K_25519_ChaChaPoly_BLAKE2b", false},
+    {"Noise_K_25519_ChaChaPoly_SHA256", false},
 };
 #define N_PROTOS (sizeof protos / sizeof protos[0])
 
@@ -1126,6 +1128,122 @@ static void test_handshake_hash_progress(void **state)
   kith_noise_hs_free(r);
 }
 
+/* ---- Noise_K, by hand ----------------------------------------------------------
+ * No published vector covers the one-way K pattern, so this recomputes its one
+ * message and first transport message straight from the specification's
+ * definitions (sections 5.1-5.3, 7.4) with libsodium, and checks the module
+ * produces exactly those bytes. */
+static void hb(const uint8_t *a, size_t al, const uint8_t *b, size_t bl,
+               uint8_t out[64])
+{
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, NULL, 0, 64);
+  crypto_generichash_update(&st, a, al);
+  if (bl)
+    crypto_generichash_update(&st, b, bl);
+  crypto_generichash_final(&st, out, 64);
+}
+
+static void hmac_b(const uint8_t key[64], const uint8_t *m, size_t ml, uint8_t out[64])
+{
+  uint8_t ipad[128], opad[128], inner[64];
+  for (int i = 0; i < 128; i++) {
+    uint8_t k = i < 64 ? key[i] : 0;
+    ipad[i] = k ^ 0x36;
+    opad[i] = k ^ 0x5c;
+  }
+  hb(ipad, 128, m, ml, inner);
+  hb(opad, 128, inner, 64, out);
+}
+
+static void hkdf2(uint8_t ck[64], const uint8_t *ikm, size_t il, uint8_t k[32])
+{
+  uint8_t tk[64], o1[64], o2[64], in2[65];
+  uint8_t one = 1;
+  hmac_b(ck, ikm, il, tk);
+  hmac_b(tk, &one, 1, o1);
+  memcpy(in2, o1, 64);
+  in2[64] = 2;
+  hmac_b(tk, in2, 65, o2);
+  memcpy(ck, o1, 64);
+  memcpy(k, o2, 32);
+}
+
+static void test_k_by_hand(void **state)
+{
+  (void)state;
+  struct keys k;
+  keys_fill(&k, 9);
+  const char *name = "Noise_K_25519_ChaChaPoly_BLAKE2b";
+  uint8_t h[64] = {0}, ck[64], key[32], e_pub[KEY], dh[KEY], nonce[12] = {0};
+  uint8_t want[128], payload[] = "an envelope's first part";
+  size_t wl = 0;
+  memcpy(h, name, strlen(name));
+  memcpy(ck, h, 64);
+  hb(h, 64, k.prologue, sizeof k.prologue, h);
+  hb(h, 64, k.i_pub, KEY, h);
+  hb(h, 64, k.r_pub, KEY, h);
+  assert_int_equal(crypto_scalarmult_base(e_pub, k.i_eph), 0);
+  memcpy(want, e_pub, KEY);
+  wl = KEY;
+  hb(h, 64, e_pub, KEY, h);
+  assert_int_equal(crypto_scalarmult(dh, k.i_eph, k.r_pub), 0); /* es */
+  hkdf2(ck, dh, KEY, key);
+  assert_int_equal(crypto_scalarmult(dh, k.i_priv, k.r_pub), 0); /* ss */
+  hkdf2(ck, dh, KEY, key);
+  unsigned long long cl = 0;
+  crypto_aead_chacha20poly1305_ietf_encrypt(want + wl, &cl, payload, sizeof payload, h,
+                                            64, NULL, nonce, key);
+  wl += (size_t)cl;
+  /* Split: the initiator's sending key is HKDF(ck, "")'s first output. */
+  uint8_t t1[64], k1[32], tmsg[64], tpt[] = "part two";
+  uint8_t one = 1;
+  hmac_b(ck, NULL, 0, t1);
+  hmac_b(t1, &one, 1, ck);
+  memcpy(k1, ck, 32);
+  unsigned long long tl = 0;
+  crypto_aead_chacha20poly1305_ietf_encrypt(tmsg, &tl, tpt, sizeof tpt, NULL, 0, NULL,
+                                            nonce, k1);
+
+  kith_noise_hs *i = NULL, *r = NULL;
+  pair_new(name, &k, true, &i, &r);
+  uint8_t got[128], pt[128];
+  size_t gl = 0, pl = 0;
+  assert_rc(kith_noise_write_message(i, payload, sizeof payload, got, sizeof got, &gl),
+            0);
+  assert_bytes_equal(got, gl, want, wl);
+  assert_true(kith_noise_is_finished(i));
+  assert_rc(kith_noise_read_message(r, got, gl, pt, sizeof pt, &pl), 0);
+  assert_bytes_equal(pt, pl, payload, sizeof payload);
+  kith_noise_cipher *is = NULL, *ir = NULL, *rs = NULL, *rr = NULL;
+  assert_rc(kith_noise_split(i, &is, &ir), 0);
+  assert_rc(kith_noise_split(r, &rs, &rr), 0);
+  assert_rc(kith_noise_cipher_encrypt(is, tpt, sizeof tpt, got, sizeof got, &gl), 0);
+  assert_bytes_equal(got, gl, tmsg, (size_t)tl);
+  assert_rc(kith_noise_cipher_decrypt(rr, got, gl, pt, sizeof pt, &pl), 0);
+  assert_bytes_equal(pt, pl, tpt, sizeof tpt);
+  /* The same message, read by the initiator's own key in the responder's place
+   * (an envelope reflected back to its sender), fails. */
+  struct keys swapped = k;
+  memcpy(swapped.i_priv, k.r_priv, KEY);
+  memcpy(swapped.r_priv, k.i_priv, KEY);
+  memcpy(swapped.i_pub, k.r_pub, KEY);
+  memcpy(swapped.r_pub, k.i_pub, KEY);
+  kith_noise_hs *i2 = NULL, *r2 = NULL;
+  pair_new(name, &swapped, true, &i2, &r2);
+  assert_rc(kith_noise_write_message(i, payload, 0, got, sizeof got, &gl), KITH_EINVAL);
+  assert_int_equal(kith_noise_read_message(r2, want, wl, pt, sizeof pt, &pl),
+                   KITH_EBADMSG);
+  kith_noise_cipher_free(is);
+  kith_noise_cipher_free(ir);
+  kith_noise_cipher_free(rs);
+  kith_noise_cipher_free(rr);
+  kith_noise_hs_free(i);
+  kith_noise_hs_free(r);
+  kith_noise_hs_free(i2);
+  kith_noise_hs_free(r2);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1150,6 +1268,7 @@ int main(void)
       cmocka_unit_test(test_sizes),
       cmocka_unit_test(test_nonce_limit),
       cmocka_unit_test(test_handshake_hash_progress),
+      cmocka_unit_test(test_k_by_hand),
   };
   if (sodium_init() < 0)
     return 1;
