@@ -133,7 +133,8 @@ void kith_preamble_encode(const struct kith_preamble *p,
 
 static bool purpose_known(uint8_t purpose)
 {
-  return purpose == KITH_PURPOSE_SYNC || purpose == KITH_PURPOSE_PAIR;
+  return purpose == KITH_PURPOSE_SYNC || purpose == KITH_PURPOSE_PAIR ||
+         purpose == KITH_PURPOSE_RELAY;
 }
 
 int kith_preamble_decode(const uint8_t in[static KITH_PREAMBLE_LEN],

@@ -58,6 +58,7 @@
 #define KITH_PROTO_VERSION_MIN 1 /* and the lowest */
 #define KITH_PURPOSE_SYNC 1      /* Noise IK between known devices */
 #define KITH_PURPOSE_PAIR 2      /* Noise NNpsk0 keyed by an invite code */
+#define KITH_PURPOSE_RELAY 3     /* Noise XX to a relay (docs/PROTOCOL.md, "Relay") */
 #define KITH_PROLOGUE_LEN 32     /* "kith prologue v1" (16) + two preambles */
 
 /* ---- frames ----------------------------------------------------------------- */
@@ -122,7 +123,7 @@ int kith_frame_write(const uint8_t *body, size_t len, uint8_t *out, size_t cap,
  * (big-endian). */
 struct kith_preamble {
   uint8_t version; /* 1; 0 in an answer means "no version shared" */
-  uint8_t purpose; /* KITH_PURPOSE_SYNC or KITH_PURPOSE_PAIR */
+  uint8_t purpose; /* KITH_PURPOSE_SYNC, _PAIR or _RELAY */
   uint16_t caps;   /* capability bits; none defined yet */
 };
 

@@ -96,6 +96,7 @@ static void test_preamble_golden(void **state)
   assert_int_equal(d.caps, 0xffff);
   assert_int_equal(KITH_PURPOSE_SYNC, 1);
   assert_int_equal(KITH_PURPOSE_PAIR, 2);
+  assert_int_equal(KITH_PURPOSE_RELAY, 3);
 }
 
 static void test_preamble_refused(void **state)
@@ -117,7 +118,7 @@ static void test_preamble_refused(void **state)
   }
   for (int purpose = 0; purpose < 256; purpose++) {
     const uint8_t in[] = {'k', 'i', 't', 'h', 1, (uint8_t)purpose, 0, 0};
-    int want = purpose == 1 || purpose == 2 ? 0 : KITH_ENOTKITH;
+    int want = purpose >= 1 && purpose <= 3 ? 0 : KITH_ENOTKITH;
     assert_rc(kith_preamble_decode(in, &d), want);
   }
   /* version 0: the answer of a responder that shares no version */
