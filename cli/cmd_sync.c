@@ -24,99 +24,6 @@ static const char sync_usage[] =
 static const char share_usage[] = "kith share CONTACT --with PEER";
 static const char unshare_usage[] = "kith unshare CONTACT --with PEER";
 
-/* ---- whom this home syncs with ---------------------------------------------- */
-
-struct gather {
-  kith_txn *txn;
-  struct kith_identity me;
-  struct target *t;
-  size_t max, n;
-};
-
-static int add_target(struct gather *g, const char *hex, enum kith_trust want,
-                      const uint8_t owner[16], const char *name, const char *label)
-{
-  uint8_t pk[32];
-  enum kith_trust trust;
-  if (!hex || kith_hex_decode(hex, pk, 32) != 0 || sodium_memcmp(pk, g->me.pk, 32) == 0)
-    return 0;
-  for (size_t i = 0; i < g->n; i++)
-    if (memcmp(g->t[i].pk, pk, 32) == 0)
-      return 0;
-  int rc = kith_trust_check(g->txn, pk, &trust);
-  if (rc || trust != want || g->n == g->max)
-    return rc;
-  struct target *t = &g->t[g->n++];
-  memset(t, 0, sizeof *t);
-  memcpy(t->pk, pk, 32);
-  t->trust = trust;
-  memcpy(t->owner, owner, 16);
-  snprintf(t->name, sizeof t->name, "%s", name ? name : "");
-  snprintf(t->label, sizeof t->label, "%s", label ? label : "");
-  return 0;
-}
-
-static int gather_device(void *arg, const uint8_t id[16])
-{
-  struct gather *g = arg;
-  struct kith_record *rec = NULL;
-  int rc = kith_record_load(g->txn, id, &rec);
-  if (rc)
-    return rc == KITH_ENOTFOUND ? 0 : rc;
-  if (!rec->deleted)
-    rc = add_target(g, kith_record_text(rec, KITH_F_DEVICE_KEY), KITH_TRUST_DEVICE, id,
-                    g->me.name, kith_record_text(rec, KITH_F_DEVICE_LABEL));
-  kith_record_free(rec);
-  return rc;
-}
-
-static int gather_keys(struct gather *g, const struct kith_record *rec, uint8_t field,
-                       const uint8_t owner[16], const char *name)
-{
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < rec->n; i++) {
-    const struct kith_reg *r = &rec->regs[i];
-    if (r->field == field && kith_reg_live(r))
-      rc = add_target(g, r->val->p[0], KITH_TRUST_PEER, owner, name, r->val->p[1]);
-  }
-  return rc;
-}
-
-static int gather_peer(void *arg, const uint8_t id[16])
-{
-  struct gather *g = arg;
-  struct kith_record *rec = NULL, *roster = NULL;
-  uint8_t gid[16], rid[16];
-  int rc = kith_record_load(g->txn, id, &rec);
-  if (rc)
-    return rc == KITH_ENOTFOUND ? 0 : rc;
-  const char *name = kith_record_text(rec, KITH_F_PEER_NAME);
-  if (!rec->deleted)
-    rc = gather_keys(g, rec, KITH_F_PEER_KEYS, id, name);
-  if (rc == 0 && !rec->deleted && kith_peer_space(g->txn, id, gid) == 0) {
-    kith_roster_id(gid, rid); /* the devices a partner added since we paired */
-    if (kith_record_load(g->txn, rid, &roster) == 0)
-      rc = gather_keys(g, roster, KITH_F_ROSTER_KEYS, id, name);
-  }
-  kith_record_free(roster);
-  kith_record_free(rec);
-  return rc;
-}
-
-int syncer_targets(kith_txn *txn, struct target *t, size_t max, size_t *n)
-{
-  struct gather g;
-  memset(&g, 0, sizeof g);
-  g.txn = txn, g.t = t, g.max = max;
-  int rc = kith_txn_identity(txn, &g.me);
-  if (rc == 0)
-    rc = kith_kind_each(txn, KITH_KIND_DEVICE, gather_device, &g);
-  if (rc == 0)
-    rc = kith_kind_each(txn, KITH_KIND_PEER, gather_peer, &g);
-  *n = g.n;
-  return rc;
-}
-
 /* ---- where they were seen ----------------------------------------------------- */
 
 static void addr_key(uint8_t k[34], const uint8_t pk[32])
@@ -175,12 +82,12 @@ static void sockaddr_text(const struct sockaddr *sa, uint16_t port, char *out, s
 
 json_t *syncer_status(kith_txn *txn, const uint8_t owner[16])
 {
-  struct target *t = calloc(SYNCER_TARGETS_MAX, sizeof *t);
+  struct kith_remote *t = calloc(KITH_REMOTES_MAX, sizeof *t);
   size_t n = 0;
   uint64_t last = 0, they = 0, me = 0;
   bool any = false;
   json_t *devs = json_array(), *o = NULL;
-  if (!t || !devs || syncer_targets(txn, t, SYNCER_TARGETS_MAX, &n) != 0)
+  if (!t || !devs || kith_remote_devices(txn, t, KITH_REMOTES_MAX, &n) != 0)
     goto out;
   for (size_t i = 0; i < n; i++) {
     struct kith_sync_status st;
@@ -305,7 +212,7 @@ static void one_done(void *arg, int result)
 }
 
 struct outcome {
-  struct target *t;
+  struct kith_remote *t;
   char addr[128];
   struct kith_link_result r;
   int net;
@@ -375,7 +282,7 @@ static int sync_once(struct cli *cli, const char *addr_text, const uint8_t pk[32
 
 /* Listens for beacons until every wanted device is heard from or wait_ms pass. */
 struct listen {
-  struct target *t;
+  struct kith_remote *t;
   size_t n, left;
   char (*found)[128];
   uint8_t (*keys)[32];
@@ -419,7 +326,8 @@ static void listen_timeout(uv_timer_t *t)
   listen_stop(t->data);
 }
 
-static int discover(struct target *t, size_t n, char (*found)[128], uint64_t wait_ms)
+static int discover(struct kith_remote *t, size_t n, char (*found)[128],
+                    uint64_t wait_ms)
 {
   struct listen ls;
   memset(&ls, 0, sizeof ls);
@@ -456,7 +364,8 @@ static int discover(struct target *t, size_t n, char (*found)[128], uint64_t wai
 
 /* Whether t is what the user named: a partner (name or peer id prefix) or one of
  * my devices (label or device id prefix). */
-static bool target_named(const struct target *t, const char *folded, const char *arg)
+static bool target_named(const struct kith_remote *t, const char *folded,
+                         const char *arg)
 {
   char hex[33], *f = NULL;
   bool hit = false;
@@ -547,9 +456,9 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
   if ((rc = cli_open(cli)) != 0)
     return rc;
 
-  struct target *all = calloc(SYNCER_TARGETS_MAX, sizeof *all);
-  struct outcome *out = calloc(SYNCER_TARGETS_MAX, sizeof *out);
-  char(*where)[128] = calloc(SYNCER_TARGETS_MAX, sizeof *where);
+  struct kith_remote *all = calloc(KITH_REMOTES_MAX, sizeof *all);
+  struct outcome *out = calloc(KITH_REMOTES_MAX, sizeof *out);
+  char(*where)[128] = calloc(KITH_REMOTES_MAX, sizeof *where);
   char *folded = NULL;
   size_t n = 0, k = 0;
   kith_txn *txn = NULL;
@@ -559,7 +468,7 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
   }
   if ((rc = cli_begin(cli, false, &txn)) != 0)
     goto done;
-  rc = syncer_targets(txn, all, SYNCER_TARGETS_MAX, &n);
+  rc = kith_remote_devices(txn, all, KITH_REMOTES_MAX, &n);
   if (rc) {
     kith_txn_abort(txn);
     rc = cli_fail(rc, "cannot read your devices and partners");
@@ -596,7 +505,7 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
      * last goes first, then the others until one completes the handshake. */
     for (size_t i = 0; i < n; i++)
       if (strcmp(where[i], addr) == 0 && i) {
-        struct target tmp = all[0];
+        struct kith_remote tmp = all[0];
         all[0] = all[i], all[i] = tmp;
         break;
       }
@@ -694,7 +603,7 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
   else
     rc = first_bad;
 done:
-  for (size_t i = 0; out && i < SYNCER_TARGETS_MAX; i++)
+  for (size_t i = 0; out && i < KITH_REMOTES_MAX; i++)
     json_decref(out[i].spaces);
   free(folded);
   free(all);
@@ -795,7 +704,7 @@ int cmd_unshare(struct cli *cli, int argc, char **argv)
 #define TICK_MS 1000
 
 struct known {
-  struct target t;
+  struct kith_remote t;
   uint8_t bkey[32];
   char addr[128];
   uint64_t last_try, last_ok;
@@ -846,13 +755,13 @@ static int mark_now(kith_store *st, uint64_t *mark)
 /* Re-reads whom to sync with, keeping what is known of each. */
 static int refresh(struct autosync *a)
 {
-  struct target *t = calloc(SYNCER_TARGETS_MAX, sizeof *t);
-  struct known *k = calloc(SYNCER_TARGETS_MAX, sizeof *k);
+  struct kith_remote *t = calloc(KITH_REMOTES_MAX, sizeof *t);
+  struct known *k = calloc(KITH_REMOTES_MAX, sizeof *k);
   kith_txn *txn = NULL;
   size_t n = 0;
   int rc = t && k ? kith_txn_begin(a->cli->st, false, &txn) : KITH_ENOMEM;
   if (rc == 0)
-    rc = syncer_targets(txn, t, SYNCER_TARGETS_MAX, &n);
+    rc = kith_remote_devices(txn, t, KITH_REMOTES_MAX, &n);
   for (size_t i = 0; rc == 0 && i < n; i++) {
     k[i].t = t[i];
     if (kith_beacon_key(t[i].pk, k[i].bkey) != 0)

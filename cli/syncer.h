@@ -18,20 +18,6 @@
 #include "cli/util.h"
 #include "core/link.h"
 
-#define SYNCER_TARGETS_MAX 256
-
-/* A device this home syncs with: one of my other devices, or a partner's. */
-struct target {
-  uint8_t pk[32];
-  enum kith_trust trust;         /* KITH_TRUST_DEVICE or KITH_TRUST_PEER */
-  uint8_t owner[16];             /* its device record, or the partner's peer record */
-  char name[KITH_TEXT_MAX + 1];  /* the partner's name, or my name for my devices */
-  char label[KITH_TEXT_MAX + 1]; /* the device's label, if known */
-};
-
-/* Every device this home trusts now, but itself: my devices first. */
-int syncer_targets(kith_txn *txn, struct target *t, size_t max, size_t *n);
-
 /* The last address a device was seen at ("HOST:PORT"), from the local state. */
 int syncer_addr_get(kith_txn *txn, const uint8_t pk[32], char *out, size_t n);
 int syncer_addr_put(kith_store *st, const uint8_t pk[32], const char *addr);

@@ -1,6 +1,7 @@
 #include "core/space.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -505,5 +506,98 @@ int kith_unshare(kith_txn *txn, const uint8_t contact[static KITH_ID_LEN],
     if ((rc = kith_txn_stamp(txn, &t.stamp)) == 0)
       rc = kith_txn_put(txn, &t, NULL);
   }
+  return rc;
+}
+
+/* ---- whom this store syncs with --------------------------------------------- */
+
+struct gather {
+  kith_txn *txn;
+  struct kith_identity me;
+  struct kith_remote *t;
+  size_t max, n;
+};
+
+static int add_target(struct gather *g, const char *hex, enum kith_trust want,
+                      const uint8_t owner[16], const char *name, const char *label)
+{
+  uint8_t pk[32];
+  enum kith_trust trust;
+  if (!hex || kith_hex_decode(hex, pk, 32) != 0 || sodium_memcmp(pk, g->me.pk, 32) == 0)
+    return 0;
+  for (size_t i = 0; i < g->n; i++)
+    if (memcmp(g->t[i].pk, pk, 32) == 0)
+      return 0;
+  int rc = kith_trust_check(g->txn, pk, &trust);
+  if (rc || trust != want || g->n == g->max)
+    return rc;
+  struct kith_remote *t = &g->t[g->n++];
+  memset(t, 0, sizeof *t);
+  memcpy(t->pk, pk, 32);
+  t->trust = trust;
+  memcpy(t->owner, owner, 16);
+  snprintf(t->name, sizeof t->name, "%s", name ? name : "");
+  snprintf(t->label, sizeof t->label, "%s", label ? label : "");
+  return 0;
+}
+
+static int gather_device(void *arg, const uint8_t id[16])
+{
+  struct gather *g = arg;
+  struct kith_record *rec = NULL;
+  int rc = kith_record_load(g->txn, id, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  if (!rec->deleted)
+    rc = add_target(g, kith_record_text(rec, KITH_F_DEVICE_KEY), KITH_TRUST_DEVICE, id,
+                    g->me.name, kith_record_text(rec, KITH_F_DEVICE_LABEL));
+  kith_record_free(rec);
+  return rc;
+}
+
+static int gather_keys(struct gather *g, const struct kith_record *rec, uint8_t field,
+                       const uint8_t owner[16], const char *name)
+{
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < rec->n; i++) {
+    const struct kith_reg *r = &rec->regs[i];
+    if (r->field == field && kith_reg_live(r))
+      rc = add_target(g, r->val->p[0], KITH_TRUST_PEER, owner, name, r->val->p[1]);
+  }
+  return rc;
+}
+
+static int gather_peer(void *arg, const uint8_t id[16])
+{
+  struct gather *g = arg;
+  struct kith_record *rec = NULL, *roster = NULL;
+  uint8_t gid[16], rid[16];
+  int rc = kith_record_load(g->txn, id, &rec);
+  if (rc)
+    return rc == KITH_ENOTFOUND ? 0 : rc;
+  const char *name = kith_record_text(rec, KITH_F_PEER_NAME);
+  if (!rec->deleted)
+    rc = gather_keys(g, rec, KITH_F_PEER_KEYS, id, name);
+  if (rc == 0 && !rec->deleted && kith_peer_space(g->txn, id, gid) == 0) {
+    kith_roster_id(gid, rid); /* the devices a partner added since we paired */
+    if (kith_record_load(g->txn, rid, &roster) == 0)
+      rc = gather_keys(g, roster, KITH_F_ROSTER_KEYS, id, name);
+  }
+  kith_record_free(roster);
+  kith_record_free(rec);
+  return rc;
+}
+
+int kith_remote_devices(kith_txn *txn, struct kith_remote *t, size_t max, size_t *n)
+{
+  struct gather g;
+  memset(&g, 0, sizeof g);
+  g.txn = txn, g.t = t, g.max = max;
+  int rc = kith_txn_identity(txn, &g.me);
+  if (rc == 0)
+    rc = kith_kind_each(txn, KITH_KIND_DEVICE, gather_device, &g);
+  if (rc == 0)
+    rc = kith_kind_each(txn, KITH_KIND_PEER, gather_peer, &g);
+  *n = g.n;
   return rc;
 }

@@ -87,6 +87,20 @@ struct kith_space_list {
 int kith_remote_spaces(kith_txn *txn, const uint8_t pk[static KITH_ED25519_PK_LEN],
                        enum kith_trust *trust,
                        struct kith_space_list *out) KITH_MUST_CHECK;
+/* A device this store syncs with: one of my other devices, or a partner's. */
+struct kith_remote {
+  uint8_t pk[KITH_ED25519_PK_LEN];
+  enum kith_trust trust;         /* KITH_TRUST_DEVICE or KITH_TRUST_PEER */
+  uint8_t owner[KITH_ID_LEN];    /* its device record, or the partner's peer record */
+  char name[KITH_TEXT_MAX + 1];  /* the partner's name, or my name for my devices */
+  char label[KITH_TEXT_MAX + 1]; /* the device's label, if known */
+};
+#define KITH_REMOTES_MAX 256
+/* Every device this store trusts now, but itself: my devices first, then each
+ * partner's (the keys it paired with and its roster's). At most max. */
+int kith_remote_devices(kith_txn *txn, struct kith_remote *t, size_t max,
+                        size_t *n) KITH_MUST_CHECK;
+
 /* Every partnership space of my live peers. */
 int kith_partner_spaces(kith_txn *txn, struct kith_space_list *out) KITH_MUST_CHECK;
 
