@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/sync_int.h"
 #include "proto/hex.h"
 #include "proto/noise.h"
 
@@ -16,7 +17,6 @@
  *                  mine (acknowledged, or logged here from its own batches) while
  *                  neither store was replaced by a copy
  *   "ls" pk     -> ms(8): the last round completed with it */
-#define POS_KEY_LEN (2 + KITH_ED25519_PK_LEN + KITH_GID_LEN)
 
 struct tx {
   uint8_t gid[KITH_GID_LEN];
@@ -53,8 +53,8 @@ struct kith_sync {
   uint8_t *ctl;
   size_t ctl_len, ctl_off, ctl_cap;
   /* the batch being sent */
-  uint8_t *stage;
-  size_t stage_len, stage_off, stage_cap;
+  struct kith__batch stage;
+  size_t stage_off;
   struct tx *stage_tx;
   uint64_t stage_from, stage_to;
   uint32_t stage_recs;
@@ -76,19 +76,6 @@ struct kith_sync {
   struct kith_sync_stats stats;
   char why[256];
 };
-
-/* The tag that marks log entries a device holds as they are (kith_txn_tag_log):
- * its key and its store's epoch, so that a store restored from a copy (a new
- * epoch) is sent everything again, not what the original held. */
-static void log_tag(const uint8_t pk[KITH_ED25519_PK_LEN],
-                    const uint8_t epoch[KITH_EPOCH_LEN], uint8_t tag[KITH_LOG_TAG_LEN])
-{
-  crypto_generichash_state h;
-  crypto_generichash_init(&h, (const uint8_t *)"kith log tag v1", 15, KITH_LOG_TAG_LEN);
-  crypto_generichash_update(&h, pk, KITH_ED25519_PK_LEN);
-  crypto_generichash_update(&h, epoch, KITH_EPOCH_LEN);
-  crypto_generichash_final(&h, tag, KITH_LOG_TAG_LEN);
-}
 
 static int fail(kith_sync *s, int err, const char *fmt, ...)
 {
@@ -130,28 +117,6 @@ static struct kith_sync_space_stats *stat_of(kith_sync *s, const uint8_t gid[16]
   memset(st, 0, sizeof *st);
   memcpy(st->space, gid, KITH_GID_LEN);
   return st;
-}
-
-static void pos_key(uint8_t k[POS_KEY_LEN], const char *tag, const uint8_t *pk,
-                    const uint8_t *gid)
-{
-  memcpy(k, tag, 2);
-  memcpy(k + 2, pk, KITH_ED25519_PK_LEN);
-  memcpy(k + 2 + KITH_ED25519_PK_LEN, gid, KITH_GID_LEN);
-}
-
-static void be64_put(uint8_t *p, uint64_t v)
-{
-  for (int i = 7; i >= 0; i--, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 8 | p[i];
-  return v;
 }
 
 /* ---- control messages ------------------------------------------------------ */
@@ -197,42 +162,28 @@ static int allowed(kith_sync *s, kith_txn *txn, struct kith_space_list *out)
 
 static int load_rx(kith_sync *s, kith_txn *txn, struct rx *r)
 {
-  uint8_t k[POS_KEY_LEN], *v = NULL;
-  size_t vl = 0;
-  pos_key(k, "rx", s->pk, r->gid);
-  int rc = kith_local_get(txn, k, sizeof k, &v, &vl);
-  if (rc == KITH_ENOTFOUND)
-    return 0;
-  if (rc == 0 && vl == KITH_EPOCH_LEN + 16) {
-    r->epoch_known = true;
-    memcpy(r->epoch, v, KITH_EPOCH_LEN);
-    r->pos = be64_get(v + KITH_EPOCH_LEN);
-    r->remote_max = be64_get(v + KITH_EPOCH_LEN + 8);
-  }
-  free(v);
+  struct kith__rx p;
+  int rc = kith__rx_load(txn, s->pk, r->gid, &p);
+  r->epoch_known = p.known;
+  memcpy(r->epoch, p.epoch, KITH_EPOCH_LEN);
+  r->pos = p.pos;
+  r->remote_max = p.remote_max;
   return rc;
 }
 
 static int save_rx(kith_sync *s, kith_txn *txn, const struct rx *r)
 {
-  uint8_t k[POS_KEY_LEN], v[KITH_EPOCH_LEN + 16];
-  pos_key(k, "rx", s->pk, r->gid);
-  memcpy(v, r->epoch, KITH_EPOCH_LEN);
-  be64_put(v + KITH_EPOCH_LEN, r->pos);
-  be64_put(v + KITH_EPOCH_LEN + 8, r->remote_max);
-  return kith_local_put(txn, k, sizeof k, v, sizeof v);
+  struct kith__rx p = {.known = true, .pos = r->pos, .remote_max = r->remote_max};
+  memcpy(p.epoch, r->epoch, KITH_EPOCH_LEN);
+  return kith__rx_save(txn, s->pk, r->gid, &p);
 }
-
-#define TX_VAL_LEN (2 * KITH_EPOCH_LEN + 8)
 
 static int save_tx(kith_sync *s, kith_txn *txn, const struct tx *t)
 {
-  uint8_t k[POS_KEY_LEN], v[TX_VAL_LEN];
-  pos_key(k, "tx", s->pk, t->gid);
-  memcpy(v, s->my_epoch, KITH_EPOCH_LEN);
-  memcpy(v + KITH_EPOCH_LEN, t->their_epoch, KITH_EPOCH_LEN);
-  be64_put(v + 2 * KITH_EPOCH_LEN, t->acked);
-  return kith_local_put(txn, k, sizeof k, v, sizeof v);
+  struct kith__tx p = {.known = true, .acked = t->acked};
+  memcpy(p.my_epoch, s->my_epoch, KITH_EPOCH_LEN);
+  memcpy(p.their_epoch, t->their_epoch, KITH_EPOCH_LEN);
+  return kith__tx_save(txn, s->pk, t->gid, &p);
 }
 
 static int send_hello(kith_sync *s)
@@ -346,7 +297,7 @@ static int on_hello(kith_sync *s, const struct kith_smsg *m)
     memset(t, 0, sizeof *t);
     memcpy(t->gid, h->space, KITH_GID_LEN);
     memcpy(t->their_epoch, h->epoch, KITH_EPOCH_LEN);
-    log_tag(s->pk, h->epoch, t->tag);
+    kith__log_tag(s->pk, h->epoch, t->tag);
     struct rx *r = rx_of(s, h->space);
     if (r) /* what it has, for the status */
       r->remote_max = h->max;
@@ -386,143 +337,6 @@ static int on_regs(kith_sync *s, const struct kith_smsg *m)
   return 0;
 }
 
-/* Where a received register goes here, or why it can't. */
-/* *card: where the record's card lives here (0: it has none yet), looked up at
- * its first register in the batch (UINT32_MAX: not yet) and kept for the others:
- * a kind arriving first lands where the rest would go anyway. */
-static int place(kith_sync *s, kith_txn *txn, uint32_t local, bool from_mine,
-                 struct kith_reg *r, bool *skip, uint32_t *cardp)
-{
-  int rc;
-  *skip = false;
-  if (*cardp == UINT32_MAX) {
-    struct kith_reg kind = {0};
-    rc = kith_txn_get(txn, r->ent, KITH_F_KIND, NULL, &kind);
-    *cardp = rc == 0 ? kind.space : 0;
-    kith_reg_clear(&kind);
-    if (rc && rc != KITH_ENOTFOUND)
-      return rc;
-  }
-  uint32_t card = *cardp;
-  if (local == KITH_SPACE_SELF) { /* only my own devices sync self */
-    r->space = kith_field_in_card(r->field) && card ? card : KITH_SPACE_SELF;
-    return 0;
-  }
-  if (!kith_field_in_card(r->field))
-    return fail(s, KITH_EPROTO,
-                "rejected a batch: it carries private data into a shared "
-                "space");
-  if (r->field == KITH_F_KIND && r->val) {
-    const char *k = r->val->p[0];
-    if (!k || (strcmp(k, "contact") != 0 && strcmp(k, "roster") != 0))
-      return fail(s, KITH_EPROTO,
-                  "rejected a batch: a record of a kind no shared "
-                  "space holds");
-  }
-  if (card && card != local) {
-    if (card != KITH_SPACE_SELF)
-      return fail(s, KITH_EPROTO,
-                  "rejected a batch: a record that belongs to another "
-                  "space");
-    if (!from_mine) { /* a partner can't pull a private record into our space */
-      *skip = true;
-      return 0;
-    }
-    /* one of my devices shared it: the card follows it into the space */
-    struct kith_record *rec = NULL;
-    if ((rc = kith_record_load(txn, r->ent, &rec)) != 0)
-      return rc;
-    for (size_t i = 0; rc == 0 && i < rec->n; i++)
-      if (kith_field_in_card(rec->regs[i].field))
-        rc = kith_txn_move(txn, r->ent, rec->regs[i].field,
-                           rec->regs[i].has_elem ? rec->regs[i].elem : NULL, local);
-    kith_record_free(rec);
-    if (rc)
-      return rc;
-    *cardp = local;
-  }
-  r->space = local;
-  return 0;
-}
-
-/* A partner deleting a shared card leaves me a private copy (DESIGN.md). */
-static int before_tombstone(kith_txn *txn, uint32_t local, const struct kith_reg *r)
-{
-  struct kith_reg kind = {0};
-  bool mine;
-  uint8_t copy[KITH_ID_LEN];
-  if (local == KITH_SPACE_SELF || r->field != KITH_F_KIND || r->has_elem || r->val)
-    return 0;
-  int rc = kith_txn_get(txn, r->ent, KITH_F_KIND, NULL, &kind);
-  bool live_card = rc == 0 && kind.val && kind.space == local && kind.val->p[0] &&
-                   strcmp(kind.val->p[0], "contact") == 0;
-  kith_reg_clear(&kind);
-  if (rc == KITH_ENOTFOUND || (rc == 0 && !live_card))
-    return 0;
-  if (rc == 0)
-    rc = kith_dev_mine(txn, r->stamp.dev, &mine);
-  if (rc == 0 && !mine)
-    rc = kith_keep_private_copy(txn, r->ent, copy);
-  return rc;
-}
-
-/* After a record's registers are applied: if what it now holds in the space is
- * exactly what the sender sent, its log entry is tagged with the sender, who then
- * is not sent it back (after an initial sync of a million records, the next
- * sync would otherwise send them all back). */
-static int tag_if_same(kith_txn *txn, uint32_t local, const uint8_t *tag,
-                       const struct kith_reg *got, size_t n)
-{
-  struct kith_record *rec = NULL;
-  size_t k = 0;
-  bool same = true;
-  int rc = kith_record_load(txn, got[0].ent, &rec);
-  if (rc)
-    return rc == KITH_ENOTFOUND ? 0 : rc;
-  for (size_t i = 0; i < rec->n && same; i++) {
-    const struct kith_reg *a = &rec->regs[i];
-    if (a->space != local)
-      continue;
-    const struct kith_reg *b = k < n ? &got[k++] : NULL;
-    same = b && kith_reg_addr_cmp(a, b) == 0 &&
-           kith_stamp_cmp(&a->stamp, &b->stamp) == 0 &&
-           kith_stamp_cmp(&a->rem, &b->rem) == 0 &&
-           (kith_reg_live(a) ? kith_value_equal(a->val, b->val) : !kith_reg_live(b));
-  }
-  same = same && k == n;
-  kith_record_free(rec);
-  return same ? kith_txn_tag_log(txn, got[0].ent, local, tag) : 0;
-}
-
-/* Applies one received record (its registers in the space, sorted). */
-static int apply_record(kith_sync *s, kith_txn *txn, uint32_t local, bool from_mine,
-                        const uint8_t *tag, struct kith_reg *regs, size_t n,
-                        uint64_t *changed, uint64_t *skipped)
-{
-  uint32_t card = UINT32_MAX;
-  bool skip = false;
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    bool ch = false;
-    struct kith_reg reg = regs[i]; /* placed and put as a copy: regs[] is compared */
-    rc = place(s, txn, local, from_mine, &reg, &skip, &card);
-    if (rc == 0 && skip) {
-      (*skipped)++;
-      return 0; /* the whole record */
-    }
-    if (rc == 0)
-      rc = before_tombstone(txn, local, &reg);
-    if (rc == 0)
-      rc = kith_txn_put(txn, &reg, &ch);
-    if (rc == KITH_EFUTURE)
-      fail(s, rc,
-           "rejected a batch: a change is stamped more than 5 minutes ahead of "
-           "this device's clock (check the clocks)");
-    *changed += ch;
-  }
-  return rc ? rc : tag_if_same(txn, local, tag, regs, n);
-}
-
 static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
 {
   kith_txn *txn = NULL;
@@ -531,7 +345,7 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   uint32_t local;
   struct kith_sync_space_stats *st = stat_of(s, m->space);
   uint8_t tag[KITH_LOG_TAG_LEN];
-  log_tag(s->pk, m->epoch, tag);
+  kith__log_tag(s->pk, m->epoch, tag);
   int rc = kith_txn_begin(s->st, true, &txn);
   if (rc == 0)
     rc = kith_remote_spaces(txn, s->pk, &trust, &ok);
@@ -540,31 +354,9 @@ static int apply(kith_sync *s, struct rx *r, const struct kith_smsg *m)
   if (rc == 0)
     rc = kith_space_local(txn, m->space, true, &local);
   uint64_t skipped = 0, changed = 0;
-  for (size_t off = 0; rc == 0 && off < s->in_len;) {
-    struct kith_reg *regs = NULL;
-    size_t nregs = 0;
-    if (s->in_len - off < 4) {
-      rc = fail(s, KITH_EBADMSG, "rejected a malformed batch");
-      break;
-    }
-    size_t n = (size_t)s->in[off] << 24 | (size_t)s->in[off + 1] << 16 |
-               (size_t)s->in[off + 2] << 8 | s->in[off + 3];
-    off += 4;
-    if (n > s->in_len - off) {
-      rc = fail(s, KITH_EBADMSG, "rejected a malformed batch");
-      break;
-    }
-    if (kith_rec_wire_decode(s->in + off, n, &regs, &nregs) != 0) {
-      rc = fail(s, KITH_EBADMSG, "rejected a batch with a malformed record");
-      break;
-    }
-    off += n;
-    rc = apply_record(s, txn, local, trust == KITH_TRUST_DEVICE, tag, regs, nregs,
-                      &changed, &skipped);
-    for (size_t i = 0; i < nregs; i++)
-      kith_reg_clear(&regs[i]);
-    free(regs);
-  }
+  if (rc == 0)
+    rc = kith__apply_batch(txn, local, trust == KITH_TRUST_DEVICE, tag, s->in,
+                           s->in_len, &changed, &skipped, s->why);
   if (rc == 0) {
     memcpy(r->epoch, m->epoch, KITH_EPOCH_LEN);
     r->epoch_known = true;
@@ -700,7 +492,7 @@ static int save_round(kith_sync *s)
     uint8_t lk[2 + KITH_ED25519_PK_LEN], t[8];
     memcpy(lk, "ls", 2);
     memcpy(lk + 2, s->pk, KITH_ED25519_PK_LEN);
-    be64_put(t, s->now());
+    kith__be64_put(t, s->now());
     rc = kith_local_put(txn, lk, sizeof lk, t, sizeof t);
   }
   if (rc == 0)
@@ -769,56 +561,13 @@ int kith_sync_recv(kith_sync *s, const struct kith_msg *m)
 
 /* ---- sending ----------------------------------------------------------------- */
 
-struct stage_ctx {
-  kith_sync *s;
-  uint64_t last;
-  uint32_t recs, held; /* records staged; records it holds already (not sent) */
-  bool full;
-};
-
-static int stage_rec(void *arg, const uint8_t ent[KITH_ID_LEN], uint64_t seq,
-                     const struct kith_reg *regs, size_t n)
-{
-  struct stage_ctx *c = arg;
-  kith_sync *s = c->s;
-  (void)ent;
-  if (s->stage_len >= KITH_SYNC_BATCH_BYTES || c->held >= KITH_SYNC_HELD_MAX) {
-    c->full = true;
-    return 1;
-  }
-  if (n == 0) { /* tagged with the receiver: it holds this very version */
-    c->last = seq;
-    c->held++;
-    return 0;
-  }
-  uint8_t *b = NULL;
-  size_t len = 0;
-  int rc = kith_rec_wire_encode(regs, n, &b, &len);
-  if (rc == 0)
-    rc = grow(&s->stage, &s->stage_cap, s->stage_len + 4 + len, SIZE_MAX / 2);
-  if (rc) {
-    free(b);
-    return rc;
-  }
-  uint8_t *p = s->stage + s->stage_len;
-  p[0] = (uint8_t)(len >> 24), p[1] = (uint8_t)(len >> 16);
-  p[2] = (uint8_t)(len >> 8), p[3] = (uint8_t)len;
-  memcpy(p + 4, b, len);
-  s->stage_len += 4 + len;
-  free(b);
-  c->last = seq;
-  c->recs++;
-  return 0;
-}
-
 /* Reads the next batch of t's space into the stage; none left: log_done. */
 static int stage_batch(kith_sync *s, struct tx *t)
 {
   kith_txn *txn = NULL;
   struct kith_space_list ok;
-  struct stage_ctx c = {s, t->next_from, 0, 0, false};
   uint32_t local;
-  s->stage_len = s->stage_off = 0;
+  s->stage.len = s->stage_off = 0;
   int rc = kith_txn_begin(s->st, false, &txn);
   if (rc == 0)
     rc = allowed(s, txn, &ok); /* membership, checked again for every batch */
@@ -834,22 +583,23 @@ static int stage_batch(kith_sync *s, struct tx *t)
     }
   }
   if (rc == 0)
-    rc = kith_log_records(txn, local, t->next_from, t->tag, stage_rec, &c);
+    rc = kith__read_batch(txn, local, t->next_from, t->tag, KITH_SYNC_BATCH_BYTES,
+                          false, &s->stage);
   kith_txn_abort(txn);
   if (rc < 0)
     return fail(s, rc, "cannot read the changes to send: %s", kith_strerror(rc));
-  if (c.recs == 0 && c.held == 0) {
+  if (s->stage.recs == 0 && s->stage.held == 0) {
     t->log_done = true;
     return 0;
   }
   s->stage_tx = t; /* a batch of only what it holds is an END alone: its position */
   s->stage_from = t->next_from;
-  s->stage_to = c.last;
-  s->stage_recs = c.recs;
-  t->next_from = c.last;
-  t->log_done = !c.full;
-  stat_of(s, t->gid)->sent += c.recs;
-  s->stats.sent += c.recs;
+  s->stage_to = s->stage.last;
+  s->stage_recs = s->stage.recs;
+  t->next_from = s->stage.last;
+  t->log_done = !s->stage.full;
+  stat_of(s, t->gid)->sent += s->stage.recs;
+  s->stats.sent += s->stage.recs;
   return 0;
 }
 
@@ -891,9 +641,9 @@ static int produce(kith_sync *s, uint8_t *buf, size_t cap, size_t *len)
     if (s->stage_tx) {
       struct kith_smsg m = {.type = KITH_SYNC_REGS};
       memcpy(m.space, s->stage_tx->gid, KITH_GID_LEN);
-      if (s->stage_off < s->stage_len) {
-        size_t n = s->stage_len - s->stage_off;
-        m.chunk = s->stage + s->stage_off;
+      if (s->stage_off < s->stage.len) {
+        size_t n = s->stage.len - s->stage_off;
+        m.chunk = s->stage.buf + s->stage_off;
         m.chunk_len = n > KITH_SYNC_CHUNK_MAX ? KITH_SYNC_CHUNK_MAX : n;
         s->stage_off += m.chunk_len;
       } else {
@@ -904,7 +654,7 @@ static int produce(kith_sync *s, uint8_t *buf, size_t cap, size_t *len)
         m.records = s->stage_recs;
         s->stage_tx->inflight++;
         s->stage_tx = NULL;
-        s->stage_len = s->stage_off = 0;
+        s->stage.len = s->stage_off = 0;
       }
       if ((rc = kith_smsg_encode(&m, buf, cap, len)) != 0)
         return fail(s, rc, "cannot encode a batch");
@@ -1026,7 +776,7 @@ void kith_sync_free(kith_sync *s)
   if (!s)
     return;
   free(s->ctl);
-  free(s->stage);
+  free(s->stage.buf);
   free(s->in);
   free(s->hello_out);
   free(s->hello_in);
@@ -1048,7 +798,7 @@ int kith_sync_status(kith_txn *txn, const uint8_t remote_pk[static KITH_ED25519_
   memcpy(lk + 2, remote_pk, KITH_ED25519_PK_LEN);
   int rc = kith_local_get(txn, lk, sizeof lk, &v, &vl);
   if (rc == 0 && vl == 8)
-    out->last_ms = be64_get(v);
+    out->last_ms = kith__be64_get(v);
   free(v);
   if (rc && rc != KITH_ENOTFOUND)
     return rc;
@@ -1056,22 +806,17 @@ int kith_sync_status(kith_txn *txn, const uint8_t remote_pk[static KITH_ED25519_
       (rc = kith_remote_spaces(txn, remote_pk, &trust, &spaces)) != 0)
     return rc;
   for (size_t i = 0; i < spaces.n; i++) {
-    uint8_t k[POS_KEY_LEN];
     uint32_t local;
     uint64_t after = 0, n = 0;
-    bool tagged = false;
-    pos_key(k, "tx", remote_pk, spaces.gid[i]);
-    v = NULL;
-    rc = kith_local_get(txn, k, sizeof k, &v, &vl);
-    if (rc == 0 && vl == TX_VAL_LEN &&
-        sodium_memcmp(v, me.epoch, KITH_EPOCH_LEN) == 0) {
-      after = be64_get(v + 2 * KITH_EPOCH_LEN);
-      log_tag(remote_pk, v + KITH_EPOCH_LEN, tag); /* its epoch when it acknowledged */
-      tagged = true;
-    }
-    free(v);
-    if (rc && rc != KITH_ENOTFOUND)
+    struct kith__tx t;
+    struct kith__rx r;
+    if ((rc = kith__tx_load(txn, remote_pk, spaces.gid[i], &t)) != 0)
       return rc;
+    bool tagged = t.known && sodium_memcmp(t.my_epoch, me.epoch, KITH_EPOCH_LEN) == 0;
+    if (tagged) {
+      after = t.acked;
+      kith__log_tag(remote_pk, t.their_epoch, tag); /* its epoch when it acknowledged */
+    }
     rc = kith_space_local(txn, spaces.gid[i], false, &local);
     if (rc == 0 &&
         (rc = kith_log_count(txn, local, after, tagged ? tag : NULL, &n)) != 0)
@@ -1079,19 +824,10 @@ int kith_sync_status(kith_txn *txn, const uint8_t remote_pk[static KITH_ED25519_
     if (rc && rc != KITH_ENOTFOUND)
       return rc;
     out->they_lack += n;
-    struct rx r = {0};
-    memcpy(r.gid, spaces.gid[i], KITH_GID_LEN);
-    pos_key(k, "rx", remote_pk, r.gid);
-    v = NULL;
-    rc = kith_local_get(txn, k, sizeof k, &v, &vl);
-    if (rc == 0 && vl == KITH_EPOCH_LEN + 16) {
-      uint64_t pos = be64_get(v + KITH_EPOCH_LEN),
-               max = be64_get(v + KITH_EPOCH_LEN + 8);
-      out->i_lack += max > pos ? max - pos : 0;
-    }
-    free(v);
-    if (rc && rc != KITH_ENOTFOUND)
+    if ((rc = kith__rx_load(txn, remote_pk, spaces.gid[i], &r)) != 0)
       return rc;
+    if (r.known)
+      out->i_lack += r.remote_max > r.pos ? r.remote_max - r.pos : 0;
   }
   return 0;
 }
