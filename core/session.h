@@ -15,7 +15,9 @@
  *   - After every feed, and after a connect, the transport sends
  *     pending(s, &buf) bytes and calls consumed(s, n) for what the socket took.
  *   - eof(s): the peer closed its side. The session decides whether that was a
- *     clean end (after BYE) or a truncated session (an error).
+ *     clean end (after BYE) or a truncated session (an error). A session that
+ *     still owes the peer answers returns 0 without being DONE or FAILED: the
+ *     transport then keeps writing (reading nothing more) until it is DONE.
  *   - state(s): RUNNING; ESTABLISHED once authenticated (the transport then swaps
  *     its handshake timeout for the idle timeout); DONE (close after the pending
  *     bytes are sent); FAILED (close; the session holds the reason).

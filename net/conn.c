@@ -76,7 +76,8 @@ struct kith_net_server {
   enum server_state state;
   bool listener_closed;
   struct kith_net_limits lim;
-  struct kith_net_factory factory;
+  struct kith_net_factory_ex factory; /* a plain factory's calls go through plain */
+  struct kith_net_factory plain;
   void *arg;
   struct kith_net_conn *conns; /* every connection not yet freed */
   size_t nconns, nadmitted;
@@ -395,12 +396,23 @@ static int conn_pull(struct kith_net_conn *c)
   return 0;
 }
 
+/* What the session takes in its next feed (kith_net_factory_ex's room; SIZE_MAX
+ * without one). */
+static size_t conn_room(struct kith_net_conn *c)
+{
+  return c->srv && c->srv->factory.room ? c->srv->factory.room(c->srv->arg, c->session)
+                                        : SIZE_MAX;
+}
+
 static void conn_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
   struct kith_net_conn *c = h->data;
   (void)hint;
-  /* One read is in flight at a time, so the one buffer is always free here. */
-  *buf = uv_buf_init((char *)c->rbuf, (unsigned)c->lim.read_buf_bytes);
+  /* One read is in flight at a time, so the one buffer is always free here. Cut
+   * to the session's room: a feed never brings more than it takes (0 makes libuv
+   * report UV_ENOBUFS, and the read stops in conn_on_read). */
+  size_t n = c->lim.read_buf_bytes, room = c->state == CONN_OPEN ? conn_room(c) : n;
+  *buf = uv_buf_init((char *)c->rbuf, (unsigned)(room < n ? room : n));
 }
 
 /* Starts the drain: no more feeding; what the session has pending goes out, then
@@ -424,6 +436,8 @@ static void conn_on_eof(struct kith_net_conn *c)
   enum kith_session_state st = c->vt->state(c->session);
   if (rc == 0 && st == KITH_SESSION_DONE)
     conn_step(c); /* a clean end: drain and shut down */
+  else if (rc == 0 && st != KITH_SESSION_FAILED)
+    conn_step(c); /* answers still owed: write on, read nothing, until DONE */
   else if (rc < 0)
     conn_close(c, rc);
   else
@@ -436,6 +450,10 @@ static void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   (void)buf; /* always c->rbuf, which the connection owns */
   if (n == UV_EOF) {
     conn_on_eof(c);
+    return;
+  }
+  if (n == UV_ENOBUFS) { /* no room at this moment: stop reading until there is */
+    conn_step(c);
     return;
   }
   if (n < 0) {
@@ -455,9 +473,10 @@ static void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
  * discard) while draining. */
 static void conn_update_reading(struct kith_net_conn *c)
 {
-  bool want = !c->eof_seen &&
-              (c->state == CONN_DRAINING || (c->state == CONN_OPEN && !c->held &&
-                                             c->wbytes < c->lim.max_write_bytes));
+  bool want =
+      !c->eof_seen && (c->state == CONN_DRAINING ||
+                       (c->state == CONN_OPEN && !c->held &&
+                        c->wbytes < c->lim.max_write_bytes && conn_room(c) > 0));
   if (want == c->reading)
     return;
   int rc = want ? uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read)
@@ -651,7 +670,18 @@ static void server_on_connection(uv_stream_t *ls, int status)
   }
   const struct kith_session_vt *vt = NULL;
   void *session = NULL;
-  int rc = srv->factory.new_session(srv->arg, &vt, &session);
+  int rc;
+  if (srv->plain.new_session) {
+    rc = srv->plain.new_session(srv->arg, &vt, &session);
+  } else {
+    struct sockaddr_storage peer;
+    int plen = (int)sizeof peer;
+    memset(&peer, 0, sizeof peer);
+    rc = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen);
+    rc = rc ? map_uv(rc, KITH_EIO)
+            : srv->factory.new_session(srv->arg, (struct sockaddr *)&peer, &vt,
+                                       &session);
+  }
   if (rc) {
     conn_close(c, rc);
     return;
@@ -662,17 +692,20 @@ static void server_on_connection(uv_stream_t *ls, int status)
   conn_open(c);
 }
 
-int kith_net_server_start(uv_loop_t *loop, const struct sockaddr *addr,
-                          const struct kith_net_limits *limits,
-                          const struct kith_net_factory *factory, void *arg,
-                          kith_net_server **out)
+/* Both start functions: exactly one of plain and ex is set. */
+static int server_start(uv_loop_t *loop, const struct sockaddr *addr,
+                        const struct kith_net_limits *limits,
+                        const struct kith_net_factory *plain,
+                        const struct kith_net_factory_ex *ex, void *arg,
+                        kith_net_server **out)
 {
   struct kith_net_limits lim = limits ? *limits : kith_net_limits_default();
   if (!out)
     return KITH_EINVAL;
   *out = NULL;
-  if (!loop || !addr_ok(addr) || !factory || !factory->new_session ||
-      !factory->free_session || limits_check(&lim))
+  if (!loop || !addr_ok(addr) || (!plain && !ex) ||
+      (plain && (!plain->new_session || !plain->free_session)) ||
+      (ex && (!ex->new_session || !ex->free_session)) || limits_check(&lim))
     return KITH_EINVAL;
   struct kith_net_server *srv = calloc(1, sizeof *srv);
   if (!srv)
@@ -683,7 +716,12 @@ int kith_net_server_start(uv_loop_t *loop, const struct sockaddr *addr,
   }
   srv->state = SRV_LISTENING;
   srv->lim = lim;
-  srv->factory = *factory;
+  if (plain) {
+    srv->plain = *plain;
+    srv->factory.free_session = plain->free_session;
+  } else {
+    srv->factory = *ex;
+  }
   srv->arg = arg;
 
   struct sockaddr_storage bound;
@@ -706,10 +744,47 @@ int kith_net_server_start(uv_loop_t *loop, const struct sockaddr *addr,
   return 0;
 }
 
+int kith_net_server_start(uv_loop_t *loop, const struct sockaddr *addr,
+                          const struct kith_net_limits *limits,
+                          const struct kith_net_factory *factory, void *arg,
+                          kith_net_server **out)
+{
+  if (!factory) {
+    if (out)
+      *out = NULL;
+    return KITH_EINVAL;
+  }
+  return server_start(loop, addr, limits, factory, NULL, arg, out);
+}
+
+int kith_net_server_start_ex(uv_loop_t *loop, const struct sockaddr *addr,
+                             const struct kith_net_limits *limits,
+                             const struct kith_net_factory_ex *factory, void *arg,
+                             kith_net_server **out)
+{
+  if (!factory) {
+    if (out)
+      *out = NULL;
+    return KITH_EINVAL;
+  }
+  return server_start(loop, addr, limits, NULL, factory, arg, out);
+}
+
 uint16_t kith_net_server_port(const kith_net_server *srv)
 {
   assert(srv);
   return srv->port;
+}
+
+void kith_net_server_wake(kith_net_server *srv)
+{
+  if (!srv || srv->state != SRV_LISTENING)
+    return;
+  /* conn_step may close a connection, which only marks it and closes its
+   * handles: the list changes in close callbacks, never under this walk. */
+  for (struct kith_net_conn *c = srv->conns; c; c = c->next)
+    if (c->state == CONN_OPEN || c->state == CONN_DRAINING)
+      conn_step(c);
 }
 
 void kith_net_server_stop(kith_net_server *srv, void (*done)(void *arg))

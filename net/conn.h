@@ -60,7 +60,10 @@
  * closes. While DRAINING, what the peer sends is read and discarded, so that closing
  * does not reset the connection under the bytes still in flight. End of stream from
  * the peer while OPEN: net/ calls eof(); if the session is then DONE it drains as
- * above, otherwise the connection closes.
+ * above; if eof() returned 0 and the session is still RUNNING or ESTABLISHED, it
+ * owes the peer answers: the connection stays OPEN, writing and reading nothing,
+ * until the session is DONE (drain) or FAILED, under the idle clock; otherwise the
+ * connection closes.
  *
  * What it does not do: resolve names (addresses are literals), encrypt (sessions run
  * Noise), retry, or reconnect. Nothing here is thread-safe: every function and
@@ -120,6 +123,22 @@ struct kith_net_factory {
   void (*free_session)(void *arg, void *session);
 };
 
+/* The same, for a server that needs more (kith_net_server_start_ex): new_session
+ * also gets the peer's address (borrowed for the call), so that a server can limit
+ * what one address may do; room, if set, says how many bytes a session takes in
+ * its next feed: the transport reads only while room(arg, session) is above 0, and
+ * feeds at most that much at once (the read buffer is offered cut to that size).
+ * A session that forwards what it reads to another connection, or waits on work
+ * outside it, so pushes back on its peer. A connection whose room is 0 sits
+ * unread, under the idle clock, until a byte moves on it or kith_net_server_wake
+ * looks at it again. None may call kith_net_server_stop. */
+struct kith_net_factory_ex {
+  int (*new_session)(void *arg, const struct sockaddr *peer,
+                     const struct kith_session_vt **vt, void **session);
+  void (*free_session)(void *arg, void *session);
+  size_t (*room)(void *arg, void *session);
+};
+
 /* Listens on addr (IPv4 or IPv6; port 0 picks a free port) and serves each
  * accepted connection as described above. limits may be NULL for the defaults; the
  * factory and limits are copied; arg is passed back to the factory and to the stop
@@ -132,9 +151,26 @@ int kith_net_server_start(uv_loop_t *loop, const struct sockaddr *addr,
                           const struct kith_net_factory *factory, void *arg,
                           kith_net_server **out) KITH_MUST_CHECK;
 
+/* kith_net_server_start with a kith_net_factory_ex (new_session and free_session
+ * set, room optional). Same errors. */
+int kith_net_server_start_ex(uv_loop_t *loop, const struct sockaddr *addr,
+                             const struct kith_net_limits *limits,
+                             const struct kith_net_factory_ex *factory, void *arg,
+                             kith_net_server **out) KITH_MUST_CHECK;
+
 /* The port the server listens on (the one picked, if it asked for 0). Can't
  * fail. */
 uint16_t kith_net_server_port(const kith_net_server *srv);
+
+/* Looks at every connection again as if a byte had just moved on it: takes what
+ * its session now has pending, follows its state (DONE, FAILED), and reads again
+ * if its room (kith_net_factory_ex) reopened. For sessions whose output or room changes
+ * without their own connection doing anything: an answer that was waiting on a
+ * worker thread, bytes forwarded from another connection. Costs O(connections);
+ * call it from the loop thread, outside any session call (the session contract
+ * holds: a session is never called from inside another of its calls), e.g. from a
+ * uv_prepare or an after_work callback. NULL-safe; a no-op once stopping. */
+void kith_net_server_wake(kith_net_server *srv);
 
 /* Closes the listener and every connection at once (no draining), then frees the
  * server and calls done(arg) if done is not NULL, with arg from

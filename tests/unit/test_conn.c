@@ -1238,6 +1238,138 @@ static void test_stop_with_open_conns(void **state)
   kl_close(&l);
 }
 
+/* ---- kith_net_server_start_ex: the peer's address, room, wake, answers after eof */
+
+struct ex {
+  struct srv sv;     /* counters and the last session, as for the plain factory */
+  struct ls *cur;    /* the live session */
+  size_t room;       /* what room() answers */
+  size_t max_feed;   /* the largest feed seen */
+  int feeds, rooms;  /* calls */
+  bool finish_later; /* eof() returns 0 and leaves the session running */
+  char peer[64];     /* the address new_session was given */
+};
+
+static struct ex *ex_of; /* the vt's wrappers find the test here */
+
+static int ex_feed(void *p, const uint8_t *in, size_t len)
+{
+  ex_of->feeds++;
+  if (len > ex_of->max_feed)
+    ex_of->max_feed = len;
+  return ls_feed(p, in, len);
+}
+
+static int ex_eof(void *p)
+{
+  struct ls *s = p;
+  if (ex_of->finish_later && s->st == KITH_SESSION_ESTABLISHED) {
+    s->eofs++;
+    return 0; /* answers owed: keep writing */
+  }
+  return ls_eof(p);
+}
+
+static const struct kith_session_vt ex_vt = {ex_feed, ls_pending, ls_consumed, ex_eof,
+                                             ls_state};
+
+static int ex_new(void *arg, const struct sockaddr *peer,
+                  const struct kith_session_vt **vt, void **session)
+{
+  struct ex *x = arg;
+  const struct sockaddr_in *a4 = (const struct sockaddr_in *)peer;
+  assert_int_equal(peer->sa_family, AF_INET);
+  assert_non_null(inet_ntop(AF_INET, &a4->sin_addr, x->peer, sizeof x->peer));
+  int rc = srv_new(&x->sv, vt, session);
+  if (rc == 0) {
+    *vt = &ex_vt;
+    x->cur = *session;
+  }
+  return rc;
+}
+
+static void ex_free(void *arg, void *session)
+{
+  struct ex *x = arg;
+  x->cur = NULL;
+  srv_free(&x->sv, session);
+}
+
+static size_t ex_room(void *arg, void *session)
+{
+  struct ex *x = arg;
+  assert_ptr_equal(session, x->cur);
+  x->rooms++;
+  return x->room;
+}
+
+static void test_ex_room_wake(void **state)
+{
+  (void)state;
+  static const struct kith_net_factory_ex f = {ex_new, ex_free, ex_room};
+  static const struct kith_net_factory_ex no_free = {ex_new, NULL, ex_room};
+  struct kl l;
+  struct ex x;
+  struct raw r;
+  struct sockaddr_storage a;
+  memset(&x, 0, sizeof x);
+  ex_of = &x;
+  kl_init(&l);
+  assert_rc(kith_net_parse_addr("127.0.0.1:0", &a), 0);
+  kith_net_server *bad = (kith_net_server *)1;
+  assert_rc(kith_net_server_start_ex(&l.loop, (struct sockaddr *)&a, NULL, &no_free, &x,
+                                     &bad),
+            KITH_EINVAL);
+  assert_null(bad);
+  assert_rc(
+      kith_net_server_start_ex(&l.loop, (struct sockaddr *)&a, NULL, NULL, &x, &bad),
+      KITH_EINVAL);
+  assert_rc(
+      kith_net_server_start_ex(&l.loop, (struct sockaddr *)&a, NULL, &f, &x, &x.sv.net),
+      0);
+  x.sv.port = kith_net_server_port(x.sv.net);
+
+  /* room 0: what the peer sends waits in the socket, unread */
+  raw_connect(&l, &r, x.sv.port, true);
+  raw_write(&r, "hello\n", 6);
+  kl_run_until(&l, x.cur != NULL, 2000);
+  assert_string_equal(x.peer, "127.0.0.1");
+  kl_run_for(&l, 100);
+  assert_int_equal(x.feeds, 0);
+  assert_true(x.rooms > 0);
+
+  /* room 3: a wake makes the transport read again, 3 bytes a feed at most */
+  x.room = 3;
+  kith_net_server_wake(x.sv.net);
+  kl_run_until(&l, r.gotlen == 6, 2000);
+  assert_memory_equal(r.got, "hello\n", 6);
+  assert_int_equal(x.max_feed, 3);
+  assert_int_equal(x.feeds, 2);
+
+  /* the peer ends its side with answers owed: the connection writes on */
+  x.room = SIZE_MAX;
+  x.finish_later = true;
+  uv_shutdown_t sh;
+  assert_int_equal(uv_shutdown(&sh, (uv_stream_t *)&r.tcp, NULL), 0);
+  kl_run_until(&l, x.cur && x.cur->eofs == 1, 2000);
+  kl_run_for(&l, 50);
+  assert_false(raw_ended(&r)); /* still open */
+  memcpy(x.cur->out, "late\n", 5);
+  x.cur->outlen = 5;
+  x.cur->st = KITH_SESSION_DONE;
+  kith_net_server_wake(x.sv.net);
+  kl_run_until(&l, raw_ended(&r), 2000);
+  assert_true(r.eof);
+  assert_int_equal(r.gotlen, 11);
+  assert_memory_equal(r.got + 6, "late\n", 5);
+  kl_run_until(&l, x.sv.frees == 1, 2000);
+  raw_close(&l, &r);
+  kith_net_server_wake(NULL);
+  srv_stop(&l, &x.sv);
+  kl_close(&l);
+  ex_of = NULL;
+}
+
 int main(void)
 {
   memset(flood_buf, 'x', sizeof flood_buf);
@@ -1264,6 +1396,7 @@ int main(void)
       cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_client_stalled),
       cmocka_unit_test(test_stop_with_open_conns),
+      cmocka_unit_test(test_ex_room_wake),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
