@@ -128,6 +128,25 @@ int kith_rmsg_encode(const struct kith_rmsg *m, uint8_t *out, size_t cap, size_t
   return 0;
 }
 
+int kith_rmsg_data_header(size_t len, uint8_t out[static KITH_RMSG_DATA_HDR_MAX],
+                          size_t *hlen)
+{
+  struct kith_mp_fixbuf fb = {out, KITH_RMSG_DATA_HDR_MAX, 0};
+  msgpack_packer pk;
+  *hlen = 0;
+  if (len > KITH_RMSG_CHUNK_MAX)
+    return KITH_EINVAL;
+  msgpack_packer_init(&pk, &fb, kith_mp_fix_write);
+  int e = msgpack_pack_array(&pk, 3);
+  e |= msgpack_pack_uint8(&pk, KITH_MSG_VERSION);
+  e |= msgpack_pack_uint8(&pk, KITH_RMSG_DATA);
+  e |= msgpack_pack_bin(&pk, len);
+  if (e)
+    return KITH_EINVAL; /* never: 6 bytes hold the longest */
+  *hlen = fb.len;
+  return 0;
+}
+
 /* ---- decoding ---------------------------------------------------------- */
 
 static int get_bin(const msgpack_object *o, uint8_t *dst, size_t n)

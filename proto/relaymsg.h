@@ -120,6 +120,14 @@ int kith_rmsg_encode(const struct kith_rmsg *m, uint8_t *out, size_t cap,
  * a relay type, or anything malformed); *out is then zeroed but for eids. */
 int kith_rmsg_decode(const struct kith_msg *m, struct kith_rmsg *out) KITH_MUST_CHECK;
 
+/* The bytes of an R_DATA that come before a chunk of len bytes (at most
+ * KITH_RMSG_DATA_HDR_MAX), so that a sender can read the chunk straight into place
+ * after them: exactly what kith_rmsg_encode writes before the chunk. Sets *hlen.
+ * Returns 0, or KITH_EINVAL if len is above KITH_RMSG_CHUNK_MAX. */
+#define KITH_RMSG_DATA_HDR_MAX 6
+int kith_rmsg_data_header(size_t len, uint8_t out[static KITH_RMSG_DATA_HDR_MAX],
+                          size_t *hlen) KITH_MUST_CHECK;
+
 /* True if type is one of the relay's (64..73). Can't fail. */
 bool kith_rmsg_is_relay(int type);
 

@@ -213,6 +213,29 @@ static void test_golden_data(void **state)
   assert_ptr_equal(back.chunk, out + 6);
 }
 
+/* The header a streamer writes before a chunk is what the encoder writes. */
+static void test_data_header(void **state)
+{
+  (void)state;
+  static uint8_t chunk[KITH_RMSG_CHUNK_MAX], out[KITH_RMSG_CHUNK_MAX + 16];
+  const size_t lens[] = {0, 1, 255, 256, KITH_RMSG_CHUNK_MAX};
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    struct kith_rmsg m = rmsg(KITH_RMSG_DATA);
+    uint8_t hdr[KITH_RMSG_DATA_HDR_MAX];
+    size_t hlen = 99, len = 0;
+    m.chunk = chunk;
+    m.chunk_len = lens[i];
+    assert_rc(kith_rmsg_encode(&m, out, sizeof out, &len), 0);
+    assert_rc(kith_rmsg_data_header(lens[i], hdr, &hlen), 0);
+    assert_int_equal(hlen + lens[i], len);
+    assert_memory_equal(hdr, out, hlen);
+  }
+  uint8_t hdr[KITH_RMSG_DATA_HDR_MAX];
+  size_t hlen = 99;
+  assert_rc(kith_rmsg_data_header(KITH_RMSG_CHUNK_MAX + 1, hdr, &hlen), KITH_EINVAL);
+  assert_int_equal(hlen, 0);
+}
+
 static void test_golden_ok(void **state)
 {
   (void)state;
@@ -443,12 +466,13 @@ static void test_text(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_golden_info),      cmocka_unit_test(test_golden_put),
-      cmocka_unit_test(test_golden_data),      cmocka_unit_test(test_golden_ok),
-      cmocka_unit_test(test_golden_err),       cmocka_unit_test(test_golden_fetch),
-      cmocka_unit_test(test_golden_mail),      cmocka_unit_test(test_golden_del),
-      cmocka_unit_test(test_golden_wait_join), cmocka_unit_test(test_refused),
-      cmocka_unit_test(test_encode_refused),   cmocka_unit_test(test_text),
+      cmocka_unit_test(test_golden_info),  cmocka_unit_test(test_golden_put),
+      cmocka_unit_test(test_golden_data),  cmocka_unit_test(test_data_header),
+      cmocka_unit_test(test_golden_ok),    cmocka_unit_test(test_golden_err),
+      cmocka_unit_test(test_golden_fetch), cmocka_unit_test(test_golden_mail),
+      cmocka_unit_test(test_golden_del),   cmocka_unit_test(test_golden_wait_join),
+      cmocka_unit_test(test_refused),      cmocka_unit_test(test_encode_refused),
+      cmocka_unit_test(test_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
