@@ -214,3 +214,105 @@ int kith_smsg_decode(const struct kith_msg *m, struct kith_smsg *s)
   }
   return rc;
 }
+
+/* ---- posts ------------------------------------------------------------------- */
+
+size_t kith_post_size(size_t nhello, size_t nbatch, size_t bytes)
+{
+  /* array and header ints: 32; a hello: 1 + 18 + 18 + 9 + 18 + 9; a batch: 1 + 18
+   * + 18 + 9 + 9 + 5 + 5 (bin header) */
+  return 32 + nhello * 73 + nbatch * 65 + bytes;
+}
+
+int kith_post_encode(const struct kith_post *p, uint8_t *out, size_t cap, size_t *len)
+{
+  struct kith_mp_fixbuf fb = {out, cap, 0};
+  msgpack_packer pk;
+  int e;
+  *len = 0;
+  if (p->n == 0 || p->nhello > KITH_SYNC_HELLO_MAX || p->nbatch > KITH_POST_BATCH_MAX ||
+      (p->nhello && !p->hello) || (p->nbatch && !p->batch))
+    return KITH_EINVAL;
+  msgpack_packer_init(&pk, &fb, kith_mp_fix_write);
+  e = msgpack_pack_array(&pk, 5);
+  e |= msgpack_pack_uint8(&pk, KITH_MSG_VERSION);
+  e |= msgpack_pack_uint64(&pk, p->n);
+  e |= msgpack_pack_uint64(&pk, p->seen);
+  e |= msgpack_pack_array(&pk, p->nhello);
+  for (size_t i = 0; i < p->nhello; i++) {
+    const struct kith_sync_hello *h = &p->hello[i];
+    e |= msgpack_pack_array(&pk, 5);
+    e |= pack_bin(&pk, h->space, KITH_SYNC_GID_LEN);
+    e |= pack_bin(&pk, h->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= msgpack_pack_uint64(&pk, h->max);
+    e |= h->have_known ? pack_bin(&pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
+                       : msgpack_pack_nil(&pk);
+    e |= msgpack_pack_uint64(&pk, h->have_known ? h->have_seq : 0);
+  }
+  e |= msgpack_pack_array(&pk, p->nbatch);
+  for (size_t i = 0; i < p->nbatch; i++) {
+    const struct kith_post_batch *b = &p->batch[i];
+    if (b->to <= b->from || (b->len && !b->bytes) || b->len > UINT32_MAX)
+      return KITH_EINVAL;
+    e |= msgpack_pack_array(&pk, 6);
+    e |= pack_bin(&pk, b->space, KITH_SYNC_GID_LEN);
+    e |= pack_bin(&pk, b->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= msgpack_pack_uint64(&pk, b->from);
+    e |= msgpack_pack_uint64(&pk, b->to);
+    e |= msgpack_pack_uint32(&pk, b->records);
+    e |= pack_bin(&pk, b->bytes, b->len);
+  }
+  if (e)
+    return KITH_EINVAL;
+  *len = fb.len;
+  return 0;
+}
+
+static int get_batch(const msgpack_object *o, struct kith_post_batch *b)
+{
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 6)
+    return KITH_EBADMSG;
+  const msgpack_object *f = o->via.array.ptr;
+  if (get_bin(&f[0], b->space, KITH_SYNC_GID_LEN) ||
+      get_bin(&f[1], b->epoch, KITH_SYNC_EPOCH_LEN) || get_u64(&f[2], &b->from) ||
+      get_u64(&f[3], &b->to) || get_u32(&f[4], &b->records) || b->to <= b->from ||
+      f[5].type != MSGPACK_OBJECT_BIN)
+    return KITH_EBADMSG;
+  b->bytes = (const uint8_t *)f[5].via.bin.ptr;
+  b->len = f[5].via.bin.size;
+  return 0;
+}
+
+int kith_post_decode(const uint8_t *buf, size_t len, struct kith_post *p)
+{
+  struct kith_sync_hello *hello = p->hello;
+  struct kith_post_batch *batch = p->batch;
+  msgpack_unpacked u;
+  memset(p, 0, sizeof *p);
+  p->hello = hello, p->batch = batch;
+  int rc = kith_mp_unpack(buf, len, 4, &u);
+  const msgpack_object *o = &u.data, *f = o->via.array.ptr;
+  if (rc == 0 &&
+      (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5 ||
+       f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+       f[0].via.u64 != KITH_MSG_VERSION || get_u64(&f[1], &p->n) ||
+       get_u64(&f[2], &p->seen) || p->n == 0 || f[3].type != MSGPACK_OBJECT_ARRAY ||
+       f[3].via.array.size > KITH_SYNC_HELLO_MAX || f[4].type != MSGPACK_OBJECT_ARRAY ||
+       f[4].via.array.size > KITH_POST_BATCH_MAX || !hello || !batch))
+    rc = KITH_EBADMSG;
+  if (rc == 0) {
+    p->nhello = f[3].via.array.size;
+    p->nbatch = f[4].via.array.size;
+  }
+  for (size_t i = 0; rc == 0 && i < p->nhello; i++)
+    rc = get_hello(&f[3].via.array.ptr[i], &hello[i]);
+  for (size_t i = 0; rc == 0 && i < p->nbatch; i++)
+    rc = get_batch(&f[4].via.array.ptr[i], &batch[i]);
+  msgpack_unpacked_destroy(&u);
+  if (rc) {
+    memset(p, 0, sizeof *p);
+    p->hello = hello, p->batch = batch;
+    return KITH_EBADMSG;
+  }
+  return 0;
+}

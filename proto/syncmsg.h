@@ -80,4 +80,43 @@ int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap,
  * must point at room for KITH_SYNC_HELLO_MAX entries. 0 or KITH_EBADMSG. */
 int kith_smsg_decode(const struct kith_msg *m, struct kith_smsg *s) KITH_MUST_CHECK;
 
+/* ---- posts: sync in one direction (docs/PROTOCOL.md, "Posts") ------------------
+ *
+ *   [1, n, seen, [hello, ...], [[space, epoch, from, to, records, bytes], ...]]
+ *
+ * n: this post's number from its sender to its recipient (>= 1); seen: the highest
+ * the sender opened from the recipient (0: none); hello entries as in HELLO; each
+ * batch the records the sender logged in (from, to] of space (to > from), bytes as
+ * a batch's concatenated REGS chunks. A post is what one envelope carries. */
+#define KITH_POST_BATCH_MAX KITH_SYNC_HELLO_MAX
+
+struct kith_post_batch {
+  uint8_t space[KITH_SYNC_GID_LEN];
+  uint8_t epoch[KITH_SYNC_EPOCH_LEN];
+  uint64_t from, to;
+  uint32_t records;
+  const uint8_t *bytes; /* after a decode: borrowed from the decoded buffer */
+  size_t len;
+};
+
+struct kith_post {
+  uint64_t n, seen;
+  size_t nhello;
+  struct kith_sync_hello *hello; /* caller-owned: KITH_SYNC_HELLO_MAX for a decode */
+  size_t nbatch;
+  struct kith_post_batch *batch; /* caller-owned: KITH_POST_BATCH_MAX for a decode */
+};
+
+/* Encodes p into out (cap bytes): 0, or KITH_EINVAL (a field out of bounds, or
+ * out too small: *len is then 0). */
+int kith_post_encode(const struct kith_post *p, uint8_t *out, size_t cap,
+                     size_t *len) KITH_MUST_CHECK;
+/* The bytes kith_post_encode needs, at most, for nhello entries and nbatch batches
+ * holding bytes in all. Can't fail. */
+size_t kith_post_size(size_t nhello, size_t nbatch, size_t bytes);
+/* Decodes a post (strictly: exactly one item, every field of its type and size);
+ * batches' bytes borrow buf. 0 or KITH_EBADMSG. */
+int kith_post_decode(const uint8_t *buf, size_t len,
+                     struct kith_post *p) KITH_MUST_CHECK;
+
 #endif

@@ -590,6 +590,57 @@ static void test_encode_unknown_type(void **state)
   }
 }
 
+/* ---- posts ---------------------------------------------------------------------- */
+
+static void test_golden_post(void **state)
+{
+  (void)state;
+  struct kith_sync_hello h[2], hin[KITH_SYNC_HELLO_MAX];
+  struct kith_post_batch b[1], bin[KITH_POST_BATCH_MAX];
+  uint8_t out[512], bytes[3] = {0xaa, 0xbb, 0xcc};
+  size_t len = 0;
+  hello_entries(h);
+  memset(b, 0, sizeof b);
+  memcpy(b[0].space, h[0].space, 16);
+  memcpy(b[0].epoch, h[0].epoch, 16);
+  b[0].from = 5, b[0].to = 9, b[0].records = 2, b[0].bytes = bytes, b[0].len = 3;
+  struct kith_post p = {7, 3, 1, h, 1, b};
+  assert_rc(kith_post_encode(&p, out, sizeof out, &len), 0);
+  /* 95: [1, n 7, seen 3, [hello], [batch]]; 91 95 ...: the first hello entry as in
+   * HELLO; 91 96: one batch of 6: space, epoch, from 5, to 9, records 2, bin 3 */
+  size_t wl = 0;
+  uint8_t *want = kt_unhex("95 01 07 03 91 95" SPACE EPOCH " cd012c c0 00"
+                           " 91 96" SPACE EPOCH " 05 09 02 c403aabbcc",
+                           &wl);
+  assert_bytes_equal(out, len, want, wl);
+  free(want);
+  assert_true(len <= kith_post_size(1, 1, 3));
+  struct kith_post q = {.hello = hin, .batch = bin};
+  assert_rc(kith_post_decode(out, len, &q), 0);
+  assert_int_equal(q.n, 7);
+  assert_int_equal(q.seen, 3);
+  assert_int_equal(q.nhello, 1);
+  assert_int_equal(q.nbatch, 1);
+  assert_memory_equal(hin[0].space, h[0].space, 16);
+  assert_int_equal(bin[0].from, 5);
+  assert_int_equal(bin[0].to, 9);
+  assert_bytes_equal(bin[0].bytes, bin[0].len, bytes, 3);
+  /* Refusals: n 0, a batch with to <= from, another version, trailing bytes. */
+  out[2] = 0;
+  assert_rc(kith_post_decode(out, len, &q), KITH_EBADMSG);
+  assert_int_equal(q.nbatch, 0);
+  out[2] = 7;
+  out[1] = 2;
+  assert_rc(kith_post_decode(out, len, &q), KITH_EBADMSG);
+  out[1] = 1;
+  assert_rc(kith_post_decode(out, len + 1, &q), KITH_EBADMSG);
+  b[0].to = 5;
+  assert_rc(kith_post_encode(&p, out, sizeof out, &len), KITH_EINVAL);
+  p.n = 0;
+  b[0].to = 9;
+  assert_rc(kith_post_encode(&p, out, sizeof out, &len), KITH_EINVAL);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -607,6 +658,7 @@ int main(void)
       cmocka_unit_test(test_chunk_max),
       cmocka_unit_test(test_hello_max),
       cmocka_unit_test(test_encode_unknown_type),
+      cmocka_unit_test(test_golden_post),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
