@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +52,7 @@ static const struct kith_field fields[] = {
     {KITH_F_DEVICE_ADDED, D, KITH_SHAPE_DATE, "added", NULL, true},
     {KITH_F_DEVICE_REVOKED, D, KITH_SHAPE_DATE, "revoked", NULL, true},
     {KITH_F_ROSTER_KEYS, R, KITH_SHAPE_TYPED, "keys", NULL, false},
+    {KITH_F_ROSTER_RELAYS, R, KITH_SHAPE_TYPED, "relays", NULL, false},
 };
 
 #undef C
@@ -129,6 +131,14 @@ static int elem_key(const struct kith_field *f, const struct kith_value *v, char
     free(joined);
     if (rc)
       return rc;
+    break;
+  }
+  case KITH_F_ROSTER_RELAYS: { /* the address and whose: both users may list one */
+    const char *who = v->n > 1 && v->p[1] ? v->p[1] : "";
+    size_t len = n + 2 + strlen(who);
+    if (!(k = malloc(len)))
+      return KITH_ENOMEM;
+    snprintf(k, len, "%s\n%s", s, who);
     break;
   }
   case KITH_F_X: /* the field name, lowercased */

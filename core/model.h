@@ -74,6 +74,8 @@ enum {
   KITH_F_DEVICE_ADDED = 82,
   KITH_F_DEVICE_REVOKED = 83, /* set once revoked: refused from then on */
   KITH_F_ROSTER_KEYS = 100,   /* set of [device key hex, label]: both users' devices */
+  KITH_F_ROSTER_RELAYS = 101, /* set of [HOST:PORT, key hex of a device of the user who
+                                 fetches there]; in self: my relays, [HOST:PORT] */
 };
 
 #define KITH_ADDR_PARTS 8

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/relays.h"
 #include "proto/hex.h"
 
 const uint8_t kith_gid_self[KITH_GID_LEN] = {0};
@@ -304,7 +305,7 @@ int kith_rosters_reconcile(kith_txn *txn)
     return rc;
   struct reconcile c = {txn, &all};
   rc = kith_kind_each(txn, KITH_KIND_DEVICE, reconcile_device, &c);
-  return rc < 0 ? rc : 0;
+  return rc < 0 ? rc : kith_relays_reconcile(txn); /* and my relays in each */
 }
 
 /* ---- who syncs what -------------------------------------------------------- */

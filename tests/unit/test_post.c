@@ -8,6 +8,7 @@
 #include "kt_devices.h"
 
 #include "core/post.h"
+#include "core/relays.h"
 
 #define MAX_ENV 64
 
@@ -428,13 +429,83 @@ static void test_many_envelopes(void **state)
   dev_free(&ph);
 }
 
+static struct kith_relay_list relays_of(struct dev *d, struct dev *of)
+{
+  struct kith_relay_list l;
+  kith_txn *t = kt_begin(d->s.st, false);
+  assert_rc(kith_relays_of(t, of->pk, &l), 0);
+  kith_txn_abort(t);
+  return l;
+}
+
+static void relay_edit(struct dev *d, const char *addr, bool add)
+{
+  kith_txn *t = kt_begin(d->s.st, true);
+  assert_rc(add ? kith_relay_add(t, addr) : kith_relay_remove(t, addr), 0);
+  kt_commit(t);
+}
+
+/* Relay lists reach my devices through self and my partners through our roster;
+ * each side sees only the other user's relays as where to deposit for them. */
+static void test_relay_lists(void **state)
+{
+  (void)state;
+  struct dev lap, ph, bea;
+  uint8_t bea_id[16], ada_id[16];
+  dev_new(&lap, "Ada", "laptop");
+  dev_new(&ph, "Ada", "phone");
+  dev_new(&bea, "Bea", "laptop");
+  link_devices(&lap, &ph);
+  partner(&lap, "Ada", &bea, "Bea", bea_id, ada_id);
+  relay_edit(&lap, "192.0.2.1:7000", true);
+  relay_edit(&lap, "192.0.2.2:7000", true);
+  relay_edit(&bea, "192.0.2.2:7000", true); /* both use one relay */
+  relay_edit(&bea, "198.51.100.9:443", true);
+  kith_txn *t = kt_begin(lap.s.st, true);
+  assert_rc(kith_relay_add(t, "192.0.2.1:7000"), 0); /* again: no-op */
+  assert_rc(kith_relay_remove(t, "203.0.113.1:1"), KITH_ENOTFOUND);
+  assert_rc(kith_relay_add(t, ""), KITH_EINVAL);
+  kt_commit(t);
+  converge(&lap, &ph);
+  converge(&lap, &bea);
+  struct kith_relay_list l = relays_of(&ph, &lap); /* my own devices: my list */
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.addr[0], "192.0.2.1:7000");
+  assert_string_equal(l.addr[1], "192.0.2.2:7000");
+  l = relays_of(&bea, &lap); /* Bea deposits for Ada at Ada's */
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.addr[0], "192.0.2.1:7000");
+  l = relays_of(&lap, &bea); /* and Ada for Bea at Bea's */
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.addr[0], "192.0.2.2:7000");
+  assert_string_equal(l.addr[1], "198.51.100.9:443");
+  /* The phone drops a relay; it reaches the laptop, then Bea. */
+  relay_edit(&ph, "192.0.2.1:7000", false);
+  converge(&ph, &lap);
+  converge(&lap, &bea);
+  l = relays_of(&bea, &lap);
+  assert_int_equal(l.n, 1);
+  assert_string_equal(l.addr[0], "192.0.2.2:7000");
+  l = relays_of(&lap, &bea); /* Bea's own list untouched */
+  assert_int_equal(l.n, 2);
+  /* A stranger's relays: none. */
+  struct dev eve;
+  dev_new(&eve, "Eve", "laptop");
+  l = relays_of(&lap, &eve);
+  assert_int_equal(l.n, 0);
+  dev_free(&eve);
+  dev_free(&lap);
+  dev_free(&ph);
+  dev_free(&bea);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_devices_converge), cmocka_unit_test(test_relay_vs_bundle),
       cmocka_unit_test(test_lost_envelope),    cmocka_unit_test(test_reordered),
       cmocka_unit_test(test_partner),          cmocka_unit_test(test_refusals),
-      cmocka_unit_test(test_many_envelopes),
+      cmocka_unit_test(test_many_envelopes),   cmocka_unit_test(test_relay_lists),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
