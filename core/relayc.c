@@ -339,8 +339,12 @@ static int on_err(kith_relayc *c, const struct kith_rmsg *m)
   if (rc <= 0)
     return rc;
   if (c->step == S_JOIN && m->req == c->req_join) {
-    if (m->code == KITH_RERR_NO_RENDEZVOUS)
+    if (m->code == KITH_RERR_NO_RENDEZVOUS && !c->wait)
       return fail(c, KITH_ENOTFOUND, "no one is waiting with this code at the relay");
+    if (m->code == KITH_RERR_NO_RENDEZVOUS) /* the wait ran out, or was replaced */
+      return fail(c, KITH_ETIMEDOUT,
+                  "no one came with this code while the relay "
+                  "waited");
     what = c->wait ? "the relay refused to wait" : "the relay refused to join";
   } else if (c->step == S_FETCH && m->req == c->req_fetch) {
     what = "the relay refused to fetch";

@@ -195,11 +195,12 @@ const struct kith_relayc_stats *kith_relayc_stats(const kith_relayc *c);
  *
  * State: RUNNING during the relay handshake, ESTABLISHED while waiting; once joined,
  * the inner session's state (its RUNNING shown as ESTABLISHED: the relay handshake
- * already proved the connection). Errors before the join: R_ERR 8 fails with
- * KITH_ENOTFOUND ("no one is waiting with this code at the relay"), another R_ERR
- * or a REFUSE with KITH_EREFUSED, a relay closing with KITH_ECLOSED (a wait ends
- * after 15 minutes), the rest as kith_relayc_vt. After the join, feed() and eof()
- * return what the inner session's do.
+ * already proved the connection). Errors before the join: R_ERR 8 fails a join
+ * with KITH_ENOTFOUND ("no one is waiting with this code at the relay") and a wait
+ * with KITH_ETIMEDOUT (the relay ends a wait after 15 minutes with R_ERR 8, or when
+ * another R_WAIT takes the tag); another R_ERR or a REFUSE fails with
+ * KITH_EREFUSED, a relay closing with KITH_ECLOSED, the rest as kith_relayc_vt.
+ * After the join, feed() and eof() return what the inner session's do.
  *
  * inner_vt and inner are borrowed: they must outlive the pipe, which never frees
  * them. Errors: KITH_EINVAL (NULL argument), KITH_ENOMEM. */

@@ -1463,25 +1463,31 @@ static void test_relayc_pipe(void **state)
   }
 }
 
-/* Nobody waits under the tag: KITH_ENOTFOUND, and the inner session never ran;
- * the relay closing during the wait: KITH_ECLOSED. */
+/* Nobody waits under the tag: KITH_ENOTFOUND, and the inner session never ran; a
+ * wait the relay ends (R_ERR 8 to R_WAIT): KITH_ETIMEDOUT; the relay closing
+ * during the wait: KITH_ECLOSED. */
 static void test_relayc_pipe_fails(void **state)
 {
   (void)state;
   uint8_t tag[16] = {7};
   struct chat a = {(const uint8_t *)"hi", (const uint8_t *)"yo", 2, 0, 2, 0, false, 0};
-  struct frelay *r = fr_new();
+  struct frelay *r;
   kith_relayc_pipe *p = NULL;
-  r->no_rendezvous = true;
-  assert_rc(kith_relayc_pipe_new(tag, false, &chat_vt, &a, &p), 0);
-  pump2(&kith_relayc_pipe_vt, p, &fr_vt, r, 0, -1, -1);
-  assert_int_equal(kith_relayc_pipe_vt.state(p), KITH_SESSION_FAILED);
-  assert_rc(kith_relayc_pipe_error(p), KITH_ENOTFOUND);
-  assert_string_equal(kith_relayc_pipe_why(p),
-                      "no one is waiting with this code at the relay");
-  assert_int_equal(a.calls, 0);
-  kith_relayc_pipe_free(p);
-  fr_free(r);
+  for (int w = 0; w < 2; w++) {
+    r = fr_new();
+    r->no_rendezvous = true;
+    assert_rc(kith_relayc_pipe_new(tag, w == 1, &chat_vt, &a, &p), 0);
+    pump2(&kith_relayc_pipe_vt, p, &fr_vt, r, 0, -1, -1);
+    assert_int_equal(kith_relayc_pipe_vt.state(p), KITH_SESSION_FAILED);
+    assert_rc(kith_relayc_pipe_error(p), w ? KITH_ETIMEDOUT : KITH_ENOTFOUND);
+    assert_string_equal(kith_relayc_pipe_why(p),
+                        w ? "no one came with this code while the relay waited"
+                          : "no one is waiting with this code at the relay");
+    assert_false(kith_relayc_pipe_joined(p));
+    assert_int_equal(a.calls, 0);
+    kith_relayc_pipe_free(p);
+    fr_free(r);
+  }
 
   /* the relay hangs up while we wait */
   struct chat b = {(const uint8_t *)"hi", (const uint8_t *)"yo", 2, 0, 2, 0, false, 0};
