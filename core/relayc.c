@@ -59,7 +59,8 @@ struct kith_relayc {
 
   /* fetch */
   uint32_t req_fetch, req_del, req_join;
-  uint64_t after;    /* the next R_FETCH's: the last eid handed to mail() */
+  uint64_t after;    /* the next R_FETCH's: the last eid handled (handed to
+                        mail(), or too large and skipped for good) */
   uint64_t last_eid; /* the last R_MAIL's eid: they must grow */
   size_t page_mails; /* envelopes this page */
   bool page_dropped; /* some were dropped unread: fetch again whatever `more` says */

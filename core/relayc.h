@@ -134,7 +134,10 @@ struct kith_relayc_ops {
 
 struct kith_relayc_config {
   const uint8_t *static_sk;  /* X25519 secret (32) to fetch as its owner; NULL: a
-                                fresh random key (deposit only: fetch is refused) */
+                                fresh random key (deposit only: fetch is refused).
+                                Deposits made in a session keyed by static_sk show
+                                the relay who deposits them; a session with NULL
+                                does not (docs/PROTOCOL.md, "Relay") */
   const uint8_t *relay_pk;   /* the relay's X25519 key (32) if known: the handshake
                                 fails before it sends static_sk's public key to any
                                 other; NULL: take whatever key the relay shows (see
