@@ -18,6 +18,8 @@ int cmd_serve(struct cli *cli, int argc, char **argv);
 int cmd_sync(struct cli *cli, int argc, char **argv);
 int cmd_share(struct cli *cli, int argc, char **argv);
 int cmd_unshare(struct cli *cli, int argc, char **argv);
+int cmd_relay(struct cli *cli, int argc, char **argv); /* run|add|list|rm */
+int cmd_relay_run(struct cli *cli, int argc, char **argv);
 
 /* A partner by id prefix, else by name (case and accents ignored). 0, or the exit
  * code after printing why. */

@@ -27,6 +27,7 @@ static const struct cli_cmd commands[] = {
     {"sync", cmd_sync, "one sync round with your devices and partners, then exit"},
     {"share", cmd_share, "share a contact's card with a partner"},
     {"unshare", cmd_unshare, "stop sharing a contact (you both keep a private copy)"},
+    {"relay", cmd_relay, "run a relay; list the relays your devices fetch from"},
 };
 
 static void usage(FILE *f)
