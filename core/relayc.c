@@ -234,8 +234,6 @@ static int mail_start(kith_relayc *c, const struct kith_rmsg *m)
 {
   if (c->receiving || m->eid <= c->last_eid)
     return malformed(c);
-  if (m->size > c->info.max_envelope)
-    return fail(c, KITH_EPROTO, "the relay sent an envelope larger than it takes");
   c->last_eid = m->eid;
   c->page_mails++;
   c->receiving = true;
@@ -244,7 +242,8 @@ static int mail_start(kith_relayc *c, const struct kith_rmsg *m)
   c->mail_have = 0;
   memcpy(c->mail_box, m->box, KITH_BOX_LEN);
   /* Past the page's cap: dropped now and fetched again (after stays before it).
-   * Too large for this client: it stays at the relay, and after moves past it. */
+   * Too large (for this client, or for the relay's max_envelope, which may have
+   * gone down since it was deposited): it stays at the relay, after moves past. */
   c->dropping = true;
   if (c->ntaken == KITH_RELAYC_PAGE_MAILS_MAX || c->page_dropped)
     c->page_dropped = true;
@@ -343,9 +342,8 @@ static int on_err(kith_relayc *c, const struct kith_rmsg *m)
     if (m->code == KITH_RERR_NO_RENDEZVOUS && !c->wait)
       return fail(c, KITH_ENOTFOUND, "no one is waiting with this code at the relay");
     if (m->code == KITH_RERR_NO_RENDEZVOUS) /* the wait ran out, or was replaced */
-      return fail(c, KITH_ETIMEDOUT,
-                  "no one came with this code while the relay "
-                  "waited");
+      return fail(c, KITH_ETIMEDOUT, "%s",
+                  "no one came with this code while the relay waited");
     what = c->wait ? "the relay refused to wait" : "the relay refused to join";
   } else if (c->step == S_FETCH && m->req == c->req_fetch) {
     what = "the relay refused to fetch";

@@ -122,8 +122,10 @@ struct kith_relayc_ops {
    * Return 0: taken (deleted at the relay after commit() succeeds); 1: leave it at
    * the relay (this session does not offer it again); negative: fail the session
    * (nothing more is deleted). env (len bytes) and box are borrowed for the call.
-   * Required if cfg.fetch. An envelope larger than KITH_RELAYC_ENVELOPE_MAX (but
-   * within the relay's max_envelope) is not offered: it stays at the relay. */
+   * Required if cfg.fetch. An envelope larger than R_INFO's max_envelope (the
+   * relay's limit went down since it was deposited) or KITH_RELAYC_ENVELOPE_MAX is
+   * not offered: its bytes are read and dropped, and it stays at the relay until
+   * it expires. */
   int (*mail)(void *arg, uint64_t eid, const uint8_t box[KITH_BOX_LEN],
               const uint8_t *env, size_t len);
   /* Called at the end of each R_FETCH page in which mail() took envelopes, before

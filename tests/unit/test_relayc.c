@@ -57,7 +57,7 @@ enum inject {
   INJ_UNKNOWN_OK,   /* R_OK to a req never sent, after R_INFO */
   INJ_INFO_TWICE,   /* two R_INFO */
   INJ_OK_MID_MAIL,  /* the page's R_OK before an envelope's bytes */
-  INJ_MAIL_TOO_BIG, /* an R_MAIL above R_INFO's max_envelope */
+  INJ_MAIL_TOO_BIG, /* the first R_MAIL above R_INFO's max_envelope */
   INJ_REFUSE,       /* REFUSE 6, instead of R_INFO */
   INJ_ERR_FETCH,    /* R_ERR 6 to R_FETCH */
   INJ_MORE_EMPTY,   /* an empty page that says more */
@@ -275,9 +275,17 @@ static void fr_page(struct frelay *r, uint32_t req, uint64_t after, uint64_t max
       break;
     }
     uint64_t eid = r->inject == INJ_MAIL_ORDER && n == 1 ? r->envs[i - 1].eid : e->eid;
-    if (r->inject == INJ_MAIL_TOO_BIG) {
-      fr_mail(r, eid, e, r->max_envelope + 1);
-      return;
+    if (r->inject == INJ_MAIL_TOO_BIG && n == 0) { /* its bytes, then the rest */
+      size_t big = r->max_envelope + 1;
+      uint8_t *junk = calloc(1, big);
+      assert_non_null(junk);
+      fr_mail(r, eid, e, big);
+      for (size_t off = 0; off < big; off += KITH_RMSG_CHUNK_MAX)
+        fr_data(r, junk + off,
+                big - off < KITH_RMSG_CHUNK_MAX ? big - off : KITH_RMSG_CHUNK_MAX);
+      free(junk);
+      n++;
+      continue;
     }
     fr_mail(r, eid, e, e->len);
     if (r->inject == INJ_OK_MID_MAIL)
@@ -1000,6 +1008,33 @@ static void test_relayc_fetch_fails(void **state)
   }
 }
 
+/* An envelope above R_INFO's max_envelope (the relay's limit went down since it was
+ * deposited): its bytes are dropped, mail() never sees it, it stays at the relay,
+ * and the rest of the mailbox comes and goes as usual. */
+static void test_relayc_fetch_too_big(void **state)
+{
+  (void)state;
+  uint8_t kpk[32], ksk[32];
+  keypair(kpk, ksk);
+  struct frelay *r = fr_new();
+  struct cli k = {0};
+  for (int j = 0; j < 3; j++)
+    fr_add(r, kpk, 1, 700);
+  r->inject = INJ_MAIL_TOO_BIG;
+  cli_new(&k, ksk, true, 0);
+  run(&k, r, 0);
+  expect_done(&k);
+  assert_false(k.bad_bytes);
+  assert_int_equal(k.ngot, 2);
+  assert_int_equal(k.got[0], 2);
+  assert_int_equal(k.got[1], 3);
+  assert_int_equal(fr_count(r, kpk), 1);
+  assert_false(r->envs[0].gone);
+  assert_int_equal(kith_relayc_stats(k.c)->mails, 2);
+  cli_clear(&k);
+  fr_free(r);
+}
+
 /* 50 deposits of many sizes: each answered once, in at most 16 at a time; the
  * relay's refusals (after the bytes, and while they stream) and the local ones
  * reach put_done with their codes; what the relay took is byte for byte what was
@@ -1199,7 +1234,6 @@ static void test_relayc_malformed(void **state)
       {INJ_INFO_TWICE, true, 0, KITH_EPROTO, "malformed"},
       {INJ_INFO_TWICE, false, 1, KITH_EPROTO, "malformed"},
       {INJ_OK_MID_MAIL, true, 0, KITH_EPROTO, "malformed"},
-      {INJ_MAIL_TOO_BIG, true, 0, KITH_EPROTO, "an envelope larger than it takes"},
       {INJ_REFUSE, true, 0, KITH_EREFUSED, NULL},
       {INJ_ERR_FETCH, true, 0, KITH_EREFUSED, "the relay refused to fetch: "},
       {INJ_MORE_EMPTY, true, 0, KITH_EPROTO, "more mail waits but sent none"},
@@ -1528,6 +1562,7 @@ int main(void)
       cmocka_unit_test(test_relayc_fetch_paging),
       cmocka_unit_test(test_relayc_fetch_big_page),
       cmocka_unit_test(test_relayc_fetch_fails),
+      cmocka_unit_test(test_relayc_fetch_too_big),
       cmocka_unit_test(test_relayc_puts),
       cmocka_unit_test(test_relayc_put_streams),
       cmocka_unit_test(test_relayc_fetch_then_put),
