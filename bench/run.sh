@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # kith's benchmarks: the figures named by the issues. Prints a summary at the end.
-# usage: bench/run.sh [WORKDIR] [net|sync]   (default /tmp/kith-bench; 1M-contact
-# store ~1 GB). With "net", only the network figures (bench_net, a few seconds);
-# with "sync", only the sync figures (bench_sync: 1k, 100k and 1M contacts, about
-# 12 minutes, two 1M stores of ~1 GB each in WORKDIR while it runs).
+# usage: bench/run.sh [WORKDIR] [net|sync|relay]   (default /tmp/kith-bench;
+# 1M-contact store ~1 GB). With "net", only the network figures (bench_net, a few
+# seconds); with "sync", only the sync figures (bench_sync: 1k, 100k and 1M
+# contacts, about 12 minutes, two 1M stores of ~1 GB each in WORKDIR while it
+# runs); with "relay", only the relay figures (bench_relay, a few seconds).
 # KITH_BUILD=DIR builds there instead of build/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,13 +33,24 @@ sync_figures() {
   grep -h '^summary' "$work"/sync-1*.txt "$work/sync-one.txt"
 }
 
+relay_figures() {
+  echo "== relay on loopback: 100 clients deposit (acknowledged once durable), then"
+  echo "   fetch and delete; the relay in its own process (its RSS is its own)"
+  "$build/bench/bench_relay" --dir "$work" | tee "$work/relay.txt"
+}
+
 if [ "$mode" = sync ]; then
   sync_figures
+  exit 0
+fi
+if [ "$mode" = relay ]; then
+  relay_figures
   exit 0
 fi
 echo "== network on loopback: IK links per second; one connection, Noise vs plain"
 "$build/bench/bench_net" --handshakes 500 --mib 256 --runs 5 | tee "$work/net.txt"
 [ "$mode" = net ] && exit 0
+relay_figures
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 
 [ -f "$work/c100k.json" ] || python3 bench/gen.py 100000 > "$work/c100k.json"

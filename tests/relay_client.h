@@ -47,7 +47,7 @@ struct rcl_config {
   bool del;             /* delete each page's mail after it came */
   uint64_t fetch_after; /* the first R_FETCH's after */
   uint64_t page;        /* R_FETCH max_bytes (0: 1 MiB) */
-  bool keep_mail;       /* keep each envelope's bytes (else count them only) */
+  bool keep_mail;       /* keep each envelope (mails[]), else count them only */
   bool wait, join;      /* rendezvous under tag */
   uint8_t tag[16];
   const uint8_t *raw_out; /* sent once joined */
@@ -212,12 +212,15 @@ static int rcl_on_rmsg(struct rcl *c, const struct kith_rmsg *m)
     c->info = *m;
     return 0;
   case KITH_RMSG_MAIL:
-    if (!c->fetch_active || c->mail_on || c->nmails >= RCL_MAILS_MAX || m->size == 0)
+    if (!c->fetch_active || c->mail_on || m->size == 0 ||
+        (c->cfg.keep_mail && c->nmails >= RCL_MAILS_MAX))
       return rcl_fail(c, KITH_EPROTO);
-    c->mails[c->nmails] = (struct rcl_mail){.eid = m->eid, .size = m->size};
-    memcpy(c->mails[c->nmails].box, m->box, 16);
-    if (c->cfg.keep_mail && !(c->mails[c->nmails].data = malloc(m->size)))
-      return rcl_fail(c, KITH_ENOMEM);
+    if (c->cfg.keep_mail) {
+      c->mails[c->nmails] = (struct rcl_mail){.eid = m->eid, .size = m->size};
+      memcpy(c->mails[c->nmails].box, m->box, 16);
+      if (!(c->mails[c->nmails].data = malloc(m->size)))
+        return rcl_fail(c, KITH_ENOMEM);
+    }
     c->mail_on = true;
     c->mail_left = m->size, c->mail_off = 0;
     if (c->npage < KITH_RMSG_DEL_MAX)
@@ -441,7 +444,7 @@ static void rcl_free(struct rcl *c)
 {
   if (!c)
     return;
-  for (size_t i = 0; i < c->nmails + (c->mail_on ? 1 : 0) && c->mails; i++)
+  for (size_t i = 0; c->cfg.keep_mail && i < c->nmails + (c->mail_on ? 1 : 0); i++)
     free(c->mails[i].data);
   free(c->mails);
   free(c->put_code);
@@ -464,9 +467,9 @@ static struct rcl *rcl_new(const struct rcl_config *cfg)
   size_t np = cfg->puts ? cfg->puts : 1;
   c->put_code = malloc(np * sizeof *c->put_code);
   c->put_eid = calloc(np, sizeof *c->put_eid);
-  c->mails = calloc(cfg->fetch ? RCL_MAILS_MAX : 1, sizeof *c->mails);
+  c->mails = calloc(cfg->fetch && cfg->keep_mail ? RCL_MAILS_MAX : 1, sizeof *c->mails);
   c->page_eids = calloc(KITH_RMSG_DEL_MAX, sizeof *c->page_eids);
-  c->raw_in = malloc(RCL_RAW_MAX);
+  c->raw_in = malloc(cfg->wait || cfg->join ? RCL_RAW_MAX : 1);
   if (!c->put_code || !c->put_eid || !c->mails || !c->page_eids || !c->raw_in ||
       kith_chan_init(&c->ch) != 0) {
     rcl_free(c);
