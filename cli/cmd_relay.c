@@ -327,20 +327,13 @@ int cmd_relay_run(struct cli *cli, int argc, char **argv)
 /* ---- relay add, list, rm: the relays this home uses --------------------------------
  */
 
-static int relay_not_yet(struct cli *cli, int argc, char **argv)
-{
-  (void)cli, (void)argc;
-  return cli_error(EX_USAGE_, "'kith relay %s' is not there yet", argv[0]);
-}
-
-/* The subcommands: `relay run` is the server (above); add, list and rm belong to
- * relay sync (the relays a home deposits to and fetches from: cli/cmd_relays.c)
- * and replace their entries here when they land. */
+/* The subcommands: `relay run` is the server (above); add, list and rm are the
+ * relays this home uses (cli/cmd_relays.c). */
 static const struct cli_cmd relay_cmds[] = {
     {"run", cmd_relay_run, "run a relay: a mailbox server for other people's devices"},
-    {"add", relay_not_yet, "add a relay this home uses"},
-    {"list", relay_not_yet, "list the relays this home uses"},
-    {"rm", relay_not_yet, "stop using a relay"},
+    {"add", cmd_relay_add, "add a relay where your devices fetch their mail"},
+    {"list", cmd_relay_list, "your relays, and your partners'"},
+    {"rm", cmd_relay_rm, "remove one of your relays"},
 };
 
 int cmd_relay(struct cli *cli, int argc, char **argv)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cmds.h"
+#include "cli/relayer.h"
 #include "cli/syncer.h"
 #include "core/fold.h"
 #include "core/json.h"
@@ -20,7 +21,7 @@
 #include "proto/hex.h"
 
 static const char sync_usage[] =
-    "kith sync [PEER|DEVICE] [--addr HOST:PORT] [--wait SEC]";
+    "kith sync [PEER|DEVICE] [--addr HOST:PORT | --relay HOST:PORT] [--wait SEC]";
 static const char share_usage[] = "kith share CONTACT --with PEER";
 static const char unshare_usage[] = "kith unshare CONTACT --with PEER";
 
@@ -404,10 +405,11 @@ static const char *outcome_why(const struct outcome *o)
 int cmd_sync(struct cli *cli, int argc, char **argv)
 {
   static const struct option opts[] = {{"addr", required_argument, NULL, 'a'},
+                                       {"relay", required_argument, NULL, 'r'},
                                        {"wait", required_argument, NULL, 'w'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *addr = NULL, *who = NULL;
+  const char *addr = NULL, *who = NULL, *relay = NULL;
   uint64_t wait_ms = 3000;
   int c, rc;
   opterr = 0;
@@ -415,6 +417,9 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
     switch (c) {
     case 'a':
       addr = optarg;
+      break;
+    case 'r':
+      relay = optarg;
       break;
     case 'w': {
       char *end;
@@ -434,6 +439,11 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
           "  --addr HOST:PORT where 'kith serve' runs for it (else: the address it "
           "was\n"
           "                   last seen at, or found on the LAN)\n"
+          "  --relay HOST:PORT  through this relay instead: fetch what was left "
+          "there\n"
+          "                   for this device, then deposit what each lacks (they "
+          "fetch it\n"
+          "                   with their next sync through a relay they use)\n"
           "  --wait SEC       how long to listen for LAN beacons (default 3)\n\n"
           "exit codes: 0 synced, 69 unreachable or nobody found, 77 refused (not\n"
           "trusted, or revoked), 65 the other side sent something invalid.\n",
@@ -447,11 +457,13 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
     who = argv[optind++];
   if (optind < argc)
     return cli_usage(sync_usage, "unexpected argument '%s'", argv[optind]);
-  if (addr) {
+  if (addr && relay)
+    return cli_usage(sync_usage, "--addr and --relay: one or the other");
+  if (addr || relay) {
     struct sockaddr_storage ss;
-    if (kith_net_parse_addr(addr, &ss) != 0)
+    if (kith_net_parse_addr(addr ? addr : relay, &ss) != 0)
       return cli_usage(sync_usage, "bad address '%s' (HOST:PORT with an IP address)",
-                       addr);
+                       addr ? addr : relay);
   }
   if ((rc = cli_open(cli)) != 0)
     return rc;
@@ -487,7 +499,7 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
     if (syncer_addr_get(txn, all[i].pk, where[i], sizeof where[i]) != 0)
       where[i][0] = 0;
   kith_txn_abort(txn);
-  if (n == 0) {
+  if (n == 0 && (who || !relay)) { /* through a relay: fetching alone makes sense */
     rc = who ? cli_error(EX_DATAERR_,
                          "no partner or device '%s' (see 'kith peer list', "
                          "'kith device list')",
@@ -497,6 +509,10 @@ int cmd_sync(struct cli *cli, int argc, char **argv)
     goto done;
   }
 
+  if (relay) {
+    rc = relay_sync(cli, relay, all, n);
+    goto done;
+  }
   size_t tried = 0, ok = 0;
   int first_bad = 0;
   char fails[2048] = "";
@@ -702,6 +718,9 @@ int cmd_unshare(struct cli *cli, int argc, char **argv)
 #define CHANGE_MS 1000    /* a local change dials a device at most this often */
 #define PERIODIC_MS 60000 /* and again this often while it is seen */
 #define TICK_MS 1000
+#define RELAY_POLL_MS                                                                  \
+  30000 /* relays: fetch and deposit this often (KITH_RELAY_POLL_MS) */
+#define RELAY_DOWN_MAX RELAYER_RELAYS_MAX
 
 struct known {
   struct kith_remote t;
@@ -729,8 +748,14 @@ struct autosync {
   struct known *k;
   size_t n;
   uint64_t mark, refreshed;
-  int dialing;
+  int dialing; /* dials and relay rounds in flight */
   bool stopping, closed;
+  /* relays: one round at a time (cli/relayer.h) */
+  bool relay_busy;
+  uint64_t relay_last, relay_mark, relay_every;
+  struct kith_remote *relay_targets; /* the round's, until it is done */
+  size_t ndown;
+  char down[RELAY_DOWN_MAX][KITH_RELAY_ADDR_MAX]; /* relays reported down */
 };
 
 static int mark_now(kith_store *st, uint64_t *mark)
@@ -886,6 +911,108 @@ static void beacon_recv(void *arg, const uint8_t *buf, size_t len,
   }
 }
 
+/* Reports what a relay round did: what arrived and went, and each relay that
+ * went down or came back (once, not every round). */
+static void relay_done(void *arg, const struct relayer_report *r)
+{
+  struct autosync *a = arg;
+  struct cli *cli = a->cli;
+  a->relay_busy = false;
+  a->dialing--;
+  free(a->relay_targets);
+  a->relay_targets = NULL;
+  for (size_t i = 0; !a->stopping && i < r->nrelays; i++) {
+    const struct relayer_relay *rel = &r->relay[i];
+    int err = rel->fetch_err ? rel->fetch_err : rel->deposit_err;
+    size_t d = 0;
+    while (d < a->ndown && strcmp(a->down[d], rel->addr) != 0)
+      d++;
+    bool was_down = d < a->ndown;
+    if (err && !was_down && a->ndown < RELAY_DOWN_MAX) {
+      snprintf(a->down[a->ndown++], KITH_RELAY_ADDR_MAX, "%s", rel->addr);
+      if (cli->json)
+        cli_json_print(json_pack("{s:s, s:s, s:s}", "event", "relay_failed", "relay",
+                                 rel->addr, "why",
+                                 rel->why[0] ? rel->why : kith_strerror(err)));
+      else
+        printf("Relay %s failed: %s (still trying).\n", rel->addr,
+               rel->why[0] ? rel->why : kith_strerror(err));
+    } else if (!err && was_down) {
+      memmove(a->down[d], a->down[d + 1], (a->ndown - d - 1) * sizeof a->down[0]);
+      a->ndown--;
+      if (cli->json)
+        cli_json_print(
+            json_pack("{s:s, s:s}", "event", "relay_ok", "relay", rel->addr));
+      else
+        printf("Relay %s works again.\n", rel->addr);
+    }
+    if (rel->envelopes) {
+      if (cli->json)
+        cli_json_print(
+            json_pack("{s:s, s:s, s:I, s:I, s:I}", "event", "relay_fetched", "relay",
+                      rel->addr, "envelopes", (json_int_t)rel->envelopes, "records",
+                      (json_int_t)rel->records, "changed", (json_int_t)rel->changed));
+      else
+        printf("Fetched %llu record(s) from relay %s.\n",
+               (unsigned long long)rel->records, rel->addr);
+    }
+    if (rel->refused) {
+      if (cli->json)
+        cli_json_print(json_pack("{s:s, s:s, s:s}", "event", "relay_refused", "relay",
+                                 rel->addr, "why", rel->refusal));
+      else
+        printf("Relay %s refused a deposit: %s.\n", rel->addr, rel->refusal);
+    }
+  }
+  for (size_t i = 0; !a->stopping && i < r->ntargets; i++) {
+    const struct relayer_target *t = &r->target[i];
+    if (!t->envelopes)
+      continue;
+    if (cli->json)
+      cli_json_print(json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "relay_posted",
+                               "peer", t->t->name, "device", t->t->label, "envelopes",
+                               (json_int_t)t->envelopes, "records",
+                               (json_int_t)t->records));
+    else
+      printf("Posted %llu record(s) for %s (%s) through relays.\n",
+             (unsigned long long)t->records,
+             t->t->trust == KITH_TRUST_PEER ? t->t->name : t->t->label,
+             as_text(t->t->trust));
+  }
+  if (r->error && !a->stopping)
+    fprintf(stderr, "kith: relays: %s\n", r->why);
+  fflush(stdout);
+  if (a->closed && a->dialing == 0) { /* the last one out frees */
+    free(a->k);
+    free(a);
+  }
+}
+
+/* A relay round when it is time: every relay_every, or soon after a change. */
+static void relay_round(struct autosync *a, uint64_t now, uint64_t mark)
+{
+  bool due = now - a->relay_last >= a->relay_every ||
+             (mark != a->relay_mark && now - a->relay_last >= CHANGE_MS);
+  if (a->stopping || a->relay_busy || !due)
+    return;
+  struct kith_remote *t = calloc(a->n ? a->n : 1, sizeof *t);
+  if (!t)
+    return;
+  for (size_t i = 0; i < a->n; i++)
+    t[i] = a->k[i].t;
+  a->relay_last = now;
+  a->relay_mark = mark;
+  a->relay_busy = true;
+  a->relay_targets = t;
+  a->dialing++;
+  if (relayer_start(a->cli, a->loop, NULL, t, a->n, relay_done, a) != 0) {
+    a->relay_busy = false;
+    a->dialing--;
+    free(t);
+    a->relay_targets = NULL;
+  }
+}
+
 static void on_tick(uv_timer_t *t)
 {
   struct autosync *a = t->data;
@@ -907,6 +1034,7 @@ static void on_tick(uv_timer_t *t)
     if (k->want)
       dial(a, k, CHANGE_MS);
   }
+  relay_round(a, now, mark);
 }
 
 int autosync_start(struct cli *cli, uv_loop_t *loop, uint16_t port,
@@ -936,6 +1064,9 @@ int autosync_start(struct cli *cli, uv_loop_t *loop, uint16_t port,
     return rc;
   }
   a->refreshed = cli_now_ms();
+  const char *every = getenv("KITH_RELAY_POLL_MS");
+  a->relay_every = every && *every ? strtoull(every, NULL, 10) : RELAY_POLL_MS;
+  a->relay_mark = a->mark;
   if (!disc_off()) {
     struct kith_disc_opts o;
     disc_opts(&o);
@@ -957,6 +1088,8 @@ int autosync_start(struct cli *cli, uv_loop_t *loop, uint16_t port,
   uv_timer_start(&a->tick, on_tick, TICK_MS, TICK_MS);
   for (size_t i = 0; i < a->n; i++) /* the devices seen before: try them now */
     dial(a, &a->k[i], 0);
+  a->relay_last = 0; /* and the relays */
+  relay_round(a, cli_now_ms(), a->mark);
   *out = a;
   return 0;
 }

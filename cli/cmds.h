@@ -3,6 +3,7 @@
 #define KITH_CLI_CMDS_H
 
 #include "cli/util.h"
+#include "core/space.h"
 
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_whoami(struct cli *cli, int argc, char **argv);
@@ -20,6 +21,14 @@ int cmd_share(struct cli *cli, int argc, char **argv);
 int cmd_unshare(struct cli *cli, int argc, char **argv);
 int cmd_relay(struct cli *cli, int argc, char **argv); /* run|add|list|rm */
 int cmd_relay_run(struct cli *cli, int argc, char **argv);
+int cmd_relay_add(struct cli *cli, int argc, char **argv);
+int cmd_relay_list(struct cli *cli, int argc, char **argv);
+int cmd_relay_rm(struct cli *cli, int argc, char **argv);
+int cmd_bundle(struct cli *cli, int argc, char **argv);
+
+/* One sync round through one relay with the devices t[0..n) (cli/relayer.h). */
+int relay_sync(struct cli *cli, const char *relay, const struct kith_remote *t,
+               size_t n);
 
 /* A partner by id prefix, else by name (case and accents ignored). 0, or the exit
  * code after printing why. */

@@ -28,6 +28,7 @@ static const struct cli_cmd commands[] = {
     {"share", cmd_share, "share a contact's card with a partner"},
     {"unshare", cmd_unshare, "stop sharing a contact (you both keep a private copy)"},
     {"relay", cmd_relay, "run a relay; list the relays your devices fetch from"},
+    {"bundle", cmd_bundle, "sync by file: export changes for a peer, import theirs"},
 };
 
 static void usage(FILE *f)

@@ -28,6 +28,14 @@ int cli_exit_code(int rc)
     return EX_OSERR_;
   case KITH_EBUSY:
     return EX_TEMPFAIL_;
+  case KITH_EUNAVAIL: /* the network: a peer or relay we could not reach or keep */
+  case KITH_ETIMEDOUT:
+  case KITH_ECLOSED:
+  case KITH_ESTALLED:
+  case KITH_ENOTKITH:
+    return EX_UNAVAILABLE_;
+  case KITH_EREFUSED:
+    return EX_NOPERM_;
   default:
     return EX_DATAERR_;
   }

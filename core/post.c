@@ -332,6 +332,8 @@ int kith_poster_new(kith_store *st, const uint8_t r_pk[static 32],
     rc = KITH_EREFUSED;
   if (rc == 0)
     rc = pn_load(txn, r_pk, &p->pn);
+  if (mode == KITH_POST_BUNDLE) /* a file always carries my acknowledgement */
+    p->pn.owed = true;
   for (size_t i = 0; rc == 0 && i < spaces.n; i++) {
     memcpy(p->sp[i].gid, spaces.gid[i], KITH_GID_LEN);
     rc = plan_space(p, txn, &p->sp[i], &p->hello[i]);
@@ -465,15 +467,17 @@ int kith_poster_commit(kith_poster *p, uint64_t upto)
     for (size_t k = 0; k < p->nprog; k++)
       if (p->prog[k].sp == i && p->prog[k].n <= upto && p->prog[k].to > to)
         to = p->prog[k].to, any = true;
-    if (any)
+    if (any && p->mode == KITH_POST_RELAY) /* a bundle may never be carried */
       rc = pc_save(txn, p->r_pk, p->sp[i].gid, p->me.epoch, to);
   }
   if (rc == 0) {
     uint64_t last = p->pn.next + p->made - 1;
     if (now.next <= last)
       now.next = last + 1;
-    now.last_ms = p->now;
-    now.owed = false;
+    if (p->mode == KITH_POST_RELAY) {
+      now.last_ms = p->now;
+      now.owed = false;
+    }
     rc = pn_save(txn, p->r_pk, &now);
   }
   if (rc == 0)

@@ -73,7 +73,10 @@ int kith_poster_next(kith_poster *p, uint8_t **env, size_t *len,
 
 /* Every envelope through number upto was delivered (deposited at a relay that
  * acknowledged it, or written to a file): records it. 0 if none was (nothing is
- * recorded); envelopes after a failed one count as not delivered. */
+ * recorded); envelopes after a failed one count as not delivered. A bundle records
+ * only the numbers it used: what it carried is still sent by relays (a file may
+ * never be carried), and it always holds at least one envelope, my
+ * acknowledgement. */
 int kith_poster_commit(kith_poster *p, uint64_t upto) KITH_MUST_CHECK;
 
 const struct kith_post_stats *kith_poster_stats(const kith_poster *p);
