@@ -664,29 +664,41 @@ int kith_inbox_take(kith_inbox *ib, const uint8_t box[static KITH_BOX_LEN],
   const struct ibdev *d = dev_of(ib, box);
   uint8_t *pt = NULL;
   size_t pl = 0;
-  kith_txn *txn = NULL;
-  struct kith_post post = {.hello = ib->hello, .batch = ib->batch};
-  struct kith_space_list ok;
-  enum kith_trust trust;
   ib->why[0] = 0;
   memset(res, 0, sizeof *res);
   if (!d)
     return kith__why(ib->why, KITH_ENOTFOUND,
                      "an envelope from no device this home trusts");
-  memcpy(res->from, d->pk, 32);
   int rc = kith_envelope_open(ib->sk, d->pk, box, env, len, &pt, &pl);
-  if (rc == 0 && kith_post_decode(pt, pl, &post) != 0)
-    rc = KITH_EBADMSG;
-  if (rc) {
-    free(pt);
+  if (rc)
     return kith__why(ib->why, rc, "%s",
                      rc == KITH_EBADMSG
                          ? "an envelope that does not open: tampered, or "
                            "not sealed to this device by its sender"
                          : kith_strerror(rc));
-  }
+  rc = kith_inbox_apply(ib, d->pk, pt, pl, res);
+  sodium_memzero(pt, pl);
+  free(pt);
+  return rc;
+}
+
+int kith_inbox_apply(kith_inbox *ib, const uint8_t from[static 32], const uint8_t *pt,
+                     size_t pl, struct kith_inbox_result *res)
+{
+  kith_txn *txn = NULL;
+  struct kith_post post = {.hello = ib->hello, .batch = ib->batch};
+  struct kith_space_list ok;
+  enum kith_trust trust;
+  struct ibdev dev = {0};
+  const struct ibdev *d = &dev;
+  memcpy(dev.pk, from, 32);
+  ib->why[0] = 0;
+  memset(res, 0, sizeof *res);
+  memcpy(res->from, from, 32);
+  if (kith_post_decode(pt, pl, &post) != 0)
+    return kith__why(ib->why, KITH_EBADMSG, "a post that does not decode");
   res->n = post.n;
-  rc = kith_txn_begin(ib->st, true, &txn);
+  int rc = kith_txn_begin(ib->st, true, &txn);
   if (rc == 0)
     rc = kith_remote_spaces(txn, d->pk, &trust, &ok);
   if (rc == 0 && trust != KITH_TRUST_DEVICE && trust != KITH_TRUST_PEER)
@@ -719,7 +731,6 @@ int kith_inbox_take(kith_inbox *ib, const uint8_t box[static KITH_BOX_LEN],
     rc = kith_txn_commit(txn);
   else
     kith_txn_abort(txn);
-  free(pt); /* the batches borrowed it */
   if (rc && !ib->why[0])
     kith__why(ib->why, rc, "cannot apply a post: %s", kith_strerror(rc));
   return rc;

@@ -114,4 +114,10 @@ int kith_inbox_take(kith_inbox *ib, const uint8_t box[static KITH_BOX_LEN],
                     struct kith_inbox_result *res) KITH_MUST_CHECK;
 const char *kith_inbox_why(const kith_inbox *ib);
 
+/* What kith_inbox_take does once the envelope is open: applies a post (plaintext)
+ * from the device `from`, with the same results. For tests and fuzzing: a post
+ * applied this way proves nothing about its sender. */
+int kith_inbox_apply(kith_inbox *ib, const uint8_t from[static 32], const uint8_t *post,
+                     size_t len, struct kith_inbox_result *res) KITH_MUST_CHECK;
+
 #endif

@@ -7,12 +7,17 @@
  * bounded.
  *
  * Input: one byte of mode (bit 0: Ada dials, else she accepts; bit 1: the other
- * side is her phone, else Bea's laptop), then messages, each a 2-byte big-endian
+ * side is her phone, else Bea's laptop; bit 2: one way instead, see below), then
+ * messages, each a 2-byte big-endian
  * length and that many bytes, decoded with kith_msg_decode (those that do not
  * decode are dropped, as a channel would have refused them) and passed to
  * kith_sync_recv, with everything the engine has to send drained in between. An
  * epoch of sixteen 0xee bytes in a HELLO's have_epoch or an ACK stands for Ada's
  * store's epoch (random, so an input could not name it otherwise).
+ *
+ * One way (bit 2): the rest of the input is a post (core/post.h), as an envelope
+ * from the phone or Bea would carry it once opened, applied by Ada's inbox; a
+ * refusal says why and changes nothing, and the same rule holds for the store.
  *
  * Whatever comes, the engine must not crash or leak; what it sends must be sync
  * messages that decode; once a message is refused it sends nothing more; and the
@@ -27,6 +32,7 @@
 
 #include <sodium.h>
 
+#include "core/post.h"
 #include "core/space.h"
 #include "core/sync.h"
 #include "proto/noise.h"
@@ -178,12 +184,45 @@ static int shared_only(void *arg, const struct kith_reg *r)
   return 0;
 }
 
+/* The one-way path: a post applied by Ada's inbox. */
+static bool one_way(const uint8_t *remote, const uint8_t *post, size_t len)
+{
+  kith_inbox *ib = NULL;
+  struct kith_inbox_result res;
+  uint8_t before[32], after[32];
+  kith_txn *txn = NULL;
+  if (kith_txn_begin(ada, false, &txn) != 0 || kith_store_digest(txn, before) != 0)
+    abort();
+  kith_txn_abort(txn);
+  if (kith_inbox_new(ada, clock_ms, &ib) != 0)
+    abort();
+  int rc = kith_inbox_apply(ib, remote, post, len, &res);
+  if (rc && !kith_inbox_why(ib)[0])
+    abort(); /* a refusal says why */
+  kith_inbox_free(ib);
+  if (kith_txn_begin(ada, false, &txn) != 0 || kith_store_digest(txn, after) != 0)
+    abort();
+  kith_txn_abort(txn);
+  if (rc && memcmp(before, after, 32) != 0)
+    abort(); /* and changes nothing */
+  return rc == 0 && res.changed > 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   if (!ada)
     setup();
   if (size < 1)
     return 0;
+  if (data[0] & 4) {
+    kith_txn *txn = NULL;
+    if (one_way(data[0] & 2 ? phone_pk : bea_pk, data + 1, size - 1) &&
+        (kith_txn_begin(ada, false, &txn) != 0 ||
+         kith_reg_each(txn, shared_only, NULL) != 0))
+      abort();
+    kith_txn_abort(txn);
+    return 0;
+  }
   bool dialer = data[0] & 1;
   const uint8_t *remote = data[0] & 2 ? phone_pk : bea_pk;
   kith_sync *s = NULL;
