@@ -56,7 +56,7 @@ int kith_invite_format(const struct kith_invite *inv, char *out, size_t cap)
     size_t alen = h->family == 4 ? 4 : h->family == 6 ? 16 : 0;
     if (!alen || h->port == 0)
       goto out;
-    b[n++] = h->family == 4 ? 1 : 2;
+    b[n++] = (uint8_t)((h->family == 4 ? 1 : 2) + (h->relay ? 2 : 0));
     memcpy(b + n, h->addr, alen);
     n += alen;
     b[n++] = (uint8_t)(h->port >> 8);
@@ -92,7 +92,8 @@ out:
   return rc;
 }
 
-/* Reads the hints between the secret and the check: b[pos..end). */
+/* Reads the hints between the secret and the check: b[pos..end). Kinds 1 and 3
+ * carry IPv4, 2 and 4 IPv6; 3 and 4 name a relay. */
 static int parse_hints(const uint8_t *b, size_t pos, size_t end,
                        struct kith_invite *out)
 {
@@ -101,10 +102,11 @@ static int parse_hints(const uint8_t *b, size_t pos, size_t end,
       return KITH_EBADMSG;
     struct kith_hint *h = &out->hints[out->nhints];
     uint8_t kind = b[pos++];
-    size_t alen = kind == 1 ? 4 : kind == 2 ? 16 : 0;
+    size_t alen = kind == 1 || kind == 3 ? 4 : kind == 2 || kind == 4 ? 16 : 0;
     if (!alen || end - pos < alen + 2)
       return KITH_EBADMSG;
-    h->family = kind == 1 ? 4 : 6;
+    h->family = alen == 4 ? 4 : 6;
+    h->relay = kind >= 3;
     memcpy(h->addr, b + pos, alen);
     pos += alen;
     h->port = (uint16_t)(b[pos] << 8 | b[pos + 1]);

@@ -3,13 +3,20 @@
  * (docs/PROTOCOL.md, "Invite codes").
  *
  * A code carries a 128-bit secret, whether it links a new device of the same user,
- * and up to four addresses where the inviter listens, then a 24-bit check:
+ * and up to four addresses where the inviter can be reached (where it listens, or a
+ * relay where it waits), then a 24-bit check:
  *
  *   bytes:  version/flags (1) | secret (16) | hints (0..4 of 7 or 19) | check (3)
  *   text:   Crockford base32 of the bytes, upper case, in groups of 5 joined by '-'
  *
  *   version/flags  high nibble the version (1); bit 0 device link; bits 1-3 zero
- *   hint           kind 1: IPv4 (4) + port (2, big-endian); kind 2: IPv6 (16) + port
+ *   hint           a kind (1), an address and a port (2, big-endian):
+ *                    kind 1: IPv4 (4), the inviter listens there;
+ *                    kind 2: IPv6 (16), the same;
+ *                    kind 3: IPv4 (4) of a relay where the inviter waits under the
+ *                            tag below (docs/PROTOCOL.md, "Relay": R_WAIT/R_JOIN);
+ *                    kind 4: IPv6 (16) of such a relay.
+ *                  Any other kind makes the whole code malformed.
  *   check          the first 3 bytes of BLAKE2b-256 keyed with the 16 bytes
  *                  "kith invite v1\0\0" over every byte before it
  *
@@ -52,12 +59,14 @@
 /* The longest code: 154 characters, 30 dashes and the NUL. */
 #define KITH_INVITE_TEXT_MAX 185
 
-/* Where the inviter may be reached. */
+/* Where the inviter may be reached: at addr:port itself, or, if relay, through the
+ * relay at addr:port (a rendezvous under the invite's tag). */
 struct kith_hint {
   int family;       /* 4 or 6 */
   uint8_t addr[16]; /* network byte order; IPv4 uses the first 4 (the rest zero
                        after a parse, ignored by format) */
   uint16_t port;    /* 1..65535 */
+  bool relay;       /* kinds 3 and 4: a relay's address, not the inviter's */
 };
 
 struct kith_invite {
@@ -79,8 +88,8 @@ int kith_invite_format(const struct kith_invite *inv, char *out,
  * ignored, I and L read as 1, O as 0. Returns 0, or KITH_EBADMSG (and *out zeroed)
  * for any other character, a character count no whole number of bytes gives,
  * non-zero padding bits, a length outside 20..96 bytes, a failed check, another
- * version, a reserved flag bit set, or malformed hints (unknown kind, truncated,
- * more than 4, port 0). */
+ * version, a reserved flag bit set, or malformed hints (a kind other than 1 to 4,
+ * truncated, more than 4, port 0). */
 int kith_invite_parse(const char *text, struct kith_invite *out) KITH_MUST_CHECK;
 
 /* Wipes inv (the secret with it). NULL-safe. */

@@ -42,6 +42,7 @@ static void from_struct(const uint8_t *p, size_t left)
     struct kith_hint *h = &inv.hints[i];
     take(&p, &left, b, 3);
     h->family = b[0] & 0x80 ? b[0] : b[0] & 1 ? 6 : 4;
+    h->relay = b[0] & 2; /* kinds 3 and 4 */
     h->port = (uint16_t)(b[1] << 8 | b[2]);
     take(&p, &left, h->addr, h->family == 4 ? 4 : 16);
     if (i < inv.nhints && ((h->family != 4 && h->family != 6) || h->port == 0))
@@ -58,7 +59,7 @@ static void from_struct(const uint8_t *p, size_t left)
     abort();
   for (int i = 0; i < inv.nhints; i++) {
     const struct kith_hint *x = &inv.hints[i], *y = &back.hints[i];
-    if (x->family != y->family || x->port != y->port ||
+    if (x->family != y->family || x->port != y->port || x->relay != y->relay ||
         memcmp(x->addr, y->addr, x->family == 4 ? 4 : 16) != 0)
       abort();
   }

@@ -24,6 +24,13 @@ static const char CODE_A[] = "20002-0G30G-2GC1R-81450-P30D1-R7SCE-BM";
  * [2001:db8::1]:7777. */
 static const char CODE_B[] = "27ZZX-ZFWZF-XFKY7-QYVTZ-9WZJY-7R03G-5804A-1WR82-400GV-"
                              "E0000-00000-00000-00000-4F62E-FK9G";
+/* Invite C: secret a0 a1 .. af, hints 192.168.1.20:5484 (where the inviter listens),
+ * relay 203.0.113.7:5485 (kind 3) and relay [2001:db8::2]:443 (kind 4). */
+static const char CODE_C[] = "22GA3-8N3MJ-JTD9X-8N6NA-QB5DN-TQG3G-5804A-1AV03-SC072-"
+                             "1RNDM-22008-DQ000-00000-00000-00000-040DV-T219W";
+/* Invite D, what 'kith invite --relay 203.0.113.7:5484' makes: secret 00 01 .. 0f,
+ * that one relay hint. */
+static const char CODE_D[] = "20002-0G30G-2GC1R-81450-P30D1-R7G7J-R0E43-HAV26-M8Z0";
 
 static struct kith_invite invite_a(void)
 {
@@ -53,6 +60,39 @@ static struct kith_invite invite_b(void)
   return inv;
 }
 
+static struct kith_invite invite_c(void)
+{
+  struct kith_invite inv;
+  memset(&inv, 0, sizeof inv);
+  inv.version = 1;
+  for (int i = 0; i < 16; i++)
+    inv.secret[i] = (uint8_t)(0xa0 + i);
+  inv.nhints = 3;
+  inv.hints[0].family = 4;
+  memcpy(inv.hints[0].addr, "\xc0\xa8\x01\x14", 4);
+  inv.hints[0].port = 5484;
+  inv.hints[1].family = 4;
+  memcpy(inv.hints[1].addr, "\xcb\x00\x71\x07", 4);
+  inv.hints[1].port = 5485;
+  inv.hints[1].relay = true;
+  inv.hints[2].family = 6;
+  memcpy(inv.hints[2].addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02", 16);
+  inv.hints[2].port = 443;
+  inv.hints[2].relay = true;
+  return inv;
+}
+
+static struct kith_invite invite_d(void)
+{
+  struct kith_invite inv = invite_a();
+  inv.nhints = 1;
+  inv.hints[0].family = 4;
+  memcpy(inv.hints[0].addr, "\xcb\x00\x71\x07", 4);
+  inv.hints[0].port = 5484;
+  inv.hints[0].relay = true;
+  return inv;
+}
+
 static void assert_invite_equal(const struct kith_invite *a,
                                 const struct kith_invite *b)
 {
@@ -65,6 +105,7 @@ static void assert_invite_equal(const struct kith_invite *a,
     assert_memory_equal(a->hints[i].addr, b->hints[i].addr,
                         a->hints[i].family == 4 ? 4 : 16);
     assert_int_equal(a->hints[i].port, b->hints[i].port);
+    assert_int_equal(a->hints[i].relay, b->hints[i].relay);
   }
 }
 
@@ -129,12 +170,17 @@ static void test_golden(void **state)
 {
   (void)state;
   char out[KITH_INVITE_TEXT_MAX];
-  struct kith_invite a = invite_a(), b = invite_b(), back;
+  struct kith_invite a = invite_a(), b = invite_b(), c = invite_c(), d = invite_d(),
+                     back;
 
   assert_rc(kith_invite_format(&a, out, sizeof out), 0);
   assert_string_equal(out, CODE_A);
   assert_rc(kith_invite_format(&b, out, sizeof out), 0);
   assert_string_equal(out, CODE_B);
+  assert_rc(kith_invite_format(&c, out, sizeof out), 0);
+  assert_string_equal(out, CODE_C);
+  assert_rc(kith_invite_format(&d, out, sizeof out), 0);
+  assert_string_equal(out, CODE_D);
 
   assert_rc(kith_invite_parse(CODE_A, &back), 0);
   assert_invite_equal(&back, &a);
@@ -143,6 +189,12 @@ static void test_golden(void **state)
   /* the unused part of an IPv4 hint's address is zero after a parse */
   for (int i = 4; i < 16; i++)
     assert_int_equal(back.hints[0].addr[i], 0);
+  assert_false(back.hints[0].relay);
+  assert_false(back.hints[1].relay);
+  assert_rc(kith_invite_parse(CODE_C, &back), 0);
+  assert_invite_equal(&back, &c);
+  assert_rc(kith_invite_parse(CODE_D, &back), 0);
+  assert_invite_equal(&back, &d);
 
   /* the second encoder agrees */
   size_t n;
@@ -156,6 +208,18 @@ static void test_golden(void **state)
                    &n);
   encode_raw(bytes, n, true, 0, out);
   assert_string_equal(out, CODE_B);
+  free(bytes);
+  bytes = kt_unhex("10a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+                   "01c0a80114156c"
+                   "03cb007107156d"
+                   "0420010db8000000000000000000000002 01bb",
+                   &n);
+  encode_raw(bytes, n, true, 0, out);
+  assert_string_equal(out, CODE_C);
+  free(bytes);
+  bytes = kt_unhex("10000102030405060708090a0b0c0d0e0f 03cb007107156c", &n);
+  encode_raw(bytes, n, true, 0, out);
+  assert_string_equal(out, CODE_D);
   free(bytes);
 }
 
@@ -271,6 +335,7 @@ static void test_every_substitution_refused(void **state)
   (void)state;
   check_substitutions(CODE_A);
   check_substitutions(CODE_B);
+  check_substitutions(CODE_C);
 }
 
 static void check_transpositions(const char *code)
@@ -295,6 +360,7 @@ static void test_every_transposition_refused(void **state)
   (void)state;
   check_transpositions(CODE_A);
   check_transpositions(CODE_B);
+  check_transpositions(CODE_C);
 }
 
 static void check_lengths(const char *code)
@@ -330,6 +396,7 @@ static void test_lengths_refused(void **state)
   (void)state;
   check_lengths(CODE_A);
   check_lengths(CODE_B);
+  check_lengths(CODE_C);
   /* far too long: refused without reading it all into a buffer */
   char *huge = malloc(100001);
   assert_non_null(huge);
@@ -357,6 +424,8 @@ static void raw_case(const char *hex, unsigned pad_bits, int want)
 #define SECRET "000102030405060708090a0b0c0d0e0f"
 #define V4 "01 c0a80114 1e61"
 #define V6 "02 20010db8000000000000000000000001 1e61"
+#define RELAY4 "03 cb007107 156c"
+#define RELAY6 "04 20010db8000000000000000000000002 01bb"
 
 static void test_layouts(void **state)
 {
@@ -365,6 +434,10 @@ static void test_layouts(void **state)
   raw_case("10" SECRET, 0, 0);
   raw_case("11" SECRET V4 V6 V4 V6, 0, 0);
   raw_case("10" SECRET V6 V6 V6 V6, 0, 0);
+  raw_case("10" SECRET RELAY4, 0, 0);
+  raw_case("10" SECRET RELAY6, 0, 0);
+  raw_case("11" SECRET V4 RELAY4 V6 RELAY6, 0, 0);
+  raw_case("10" SECRET RELAY6 RELAY6 RELAY6 RELAY6, 0, 0);
 
   /* version and flags */
   const char *flags[] = {"00", "01", "20", "21", "f0", "12", "14", "18", "1f", "1e"};
@@ -373,9 +446,23 @@ static void test_layouts(void **state)
     snprintf(hex, sizeof hex, "%s" SECRET, flags[i]);
     raw_case(hex, 0, KITH_EBADMSG);
   }
-  /* hints: unknown kind, truncated, too many, port 0, trailing byte */
+  /* hints: unknown kind (every one past 4, and 0), truncated, too many, port 0,
+   * trailing byte */
   raw_case("10" SECRET "00 c0a80114 1e61", 0, KITH_EBADMSG);
-  raw_case("10" SECRET "03 c0a80114 1e61", 0, KITH_EBADMSG);
+  for (int kind = 5; kind < 256; kind++) {
+    char hex[128];
+    snprintf(hex, sizeof hex, "10" SECRET "%02x c0a80114 1e61", kind);
+    raw_case(hex, 0, KITH_EBADMSG);
+    snprintf(hex, sizeof hex, "10" SECRET "%02x 20010db8000000000000000000000001 1e61",
+             kind);
+    raw_case(hex, 0, KITH_EBADMSG);
+  }
+  raw_case("10" SECRET "04 cb007107 156c", 0, KITH_EBADMSG); /* IPv6 kind, 4 bytes */
+  raw_case("10" SECRET "03 cb007107 15", 0, KITH_EBADMSG);
+  raw_case("10" SECRET "03", 0, KITH_EBADMSG);
+  raw_case("10" SECRET "03 cb007107 0000", 0, KITH_EBADMSG);
+  raw_case("10" SECRET "04 20010db8000000000000000000000002 0000", 0, KITH_EBADMSG);
+  raw_case("10" SECRET RELAY4 RELAY4 RELAY4 RELAY4 RELAY4, 0, KITH_EBADMSG);
   raw_case("10" SECRET "01 c0a80114 1e", 0, KITH_EBADMSG);
   raw_case("10" SECRET "01 c0a801", 0, KITH_EBADMSG);
   raw_case("10" SECRET "02 c0a80114 1e61", 0, KITH_EBADMSG);
@@ -476,6 +563,7 @@ static void test_round_trips(void **state)
       inv.hints[h].family = randombytes_uniform(2) ? 4 : 6;
       randombytes_buf(inv.hints[h].addr, inv.hints[h].family == 4 ? 4 : 16);
       inv.hints[h].port = (uint16_t)(1 + randombytes_uniform(65535));
+      inv.hints[h].relay = randombytes_uniform(2);
     }
     assert_rc(kith_invite_format(&inv, out, sizeof out), 0);
     size_t len = strlen(out);
