@@ -919,8 +919,6 @@ static void relay_done(void *arg, const struct relayer_report *r)
   struct cli *cli = a->cli;
   a->relay_busy = false;
   a->dialing--;
-  free(a->relay_targets);
-  a->relay_targets = NULL;
   for (size_t i = 0; !a->stopping && i < r->nrelays; i++) {
     const struct relayer_relay *rel = &r->relay[i];
     int err = rel->fetch_err ? rel->fetch_err : rel->deposit_err;
@@ -982,6 +980,8 @@ static void relay_done(void *arg, const struct relayer_report *r)
   if (r->error && !a->stopping)
     fprintf(stderr, "kith: relays: %s\n", r->why);
   fflush(stdout);
+  free(a->relay_targets); /* the report pointed into them */
+  a->relay_targets = NULL;
   if (a->closed && a->dialing == 0) { /* the last one out frees */
     free(a->k);
     free(a);

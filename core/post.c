@@ -406,7 +406,8 @@ static int fill(kith_poster *p, uint64_t n, size_t *nb, size_t *body_len)
     b->records = p->b.recs;
     b->bytes = p->body + *body_len;
     b->len = p->b.len;
-    memcpy(p->body + *body_len, p->b.buf, p->b.len);
+    if (p->b.len) /* held records only: no bytes, and maybe no buffer yet */
+      memcpy(p->body + *body_len, p->b.buf, p->b.len);
     *body_len += p->b.len;
     p->stats.records += p->b.recs;
     s->cur = p->b.last;

@@ -142,7 +142,7 @@ LOVELACE=$OUT
 KITH_RELAY_POLL_MS=300 serve_start "$L" "$T/serve.l" || finish
 L_SERVE=$SERVE_PID
 wait_event "$T/serve.l" relay_failed 20 || fail "serve reports the dead relay" "$(cat "$T/serve.l")"
-wait_event "$T/serve.l" relay_posted 20 || fail "serve posts through the live relay" "$(cat "$T/serve.l")"
+wait_event "$T/serve.l" relay_posted 20 || fail "serve posts through the live relay" "$(cat "$T/serve.l")" "$(cat "$T/serve.l.err")"
 check_contains "$(grep -F relay_failed "$T/serve.l" | head -1)" "$R1" "the failure names the dead relay"
 expect_ok kith_in "$P" --json sync --relay "$R2"
 check_eq "Ada Lovelace" "$(name_of "$P" "$LOVELACE")" "the phone gets it through the other relay"
