@@ -41,8 +41,8 @@
 #include "proto/relaymsg.h"
 
 #define KITH_MAILBOX_SCHEMA 1
-#define KITH_MAILBOX_MAX_ENVELOPE_DEFAULT ((uint64_t)1 << 20 | 4096) /* 1 MiB + 4 KiB  \
-                                                                      */
+/* 1 MiB + 4 KiB: a 1 MiB post and its framing */
+#define KITH_MAILBOX_MAX_ENVELOPE_DEFAULT (((uint64_t)1 << 20) + 4096)
 #define KITH_MAILBOX_BOX_COUNT_DEFAULT 4096
 #define KITH_MAILBOX_BOX_BYTES_DEFAULT ((uint64_t)64 << 20)
 #define KITH_MAILBOX_OWNER_BYTES_DEFAULT ((uint64_t)256 << 20)
