@@ -97,6 +97,16 @@ check_match '^[0-9]+$' "$NACKED" "acknowledged deposits counted ($NACKED)"
 
 relay_start "$T/r2.out" --data "$DATA" || finish
 check_eq "$KEY1" "$RELAY_KEY" "the same relay after a restart (same key)"
+# the killed relay's reader slot is cleared when the store is opened again
+if command -v mdb_stat >/dev/null; then
+  dead=
+  for pid in $(mdb_stat -r "$DATA" | awk '$1 ~ /^[0-9]+$/ { print $1 }'); do
+    [ -d "/proc/$pid" ] || dead="$dead $pid"
+  done
+  check_eq "" "$dead" "no reader slot of a dead process is left"
+else
+  skip "mdb_stat (lmdb-utils) is not installed: reader slots not checked"
+fi
 expect_ok tool fetch "$RELAY_ADDR" "$OSK"
 HELD=$(printf '%s\n' "$OUT" | jq -s -c 'map(.eid)')
 check_eq "[]" "$(jq -n -c --argjson a "$ACKED" --argjson h "$HELD" '$a - $h')" \

@@ -7,6 +7,7 @@
  */
 #include "kith_test.h"
 
+#include <lmdb.h>
 #include <sodium.h>
 
 #include "core/mailbox.h"
@@ -369,6 +370,33 @@ static void test_full(void **state)
   kt_rmtree(dir);
 }
 
+/* A store written by a newer kith (schema 2) is refused, not read or rewritten. */
+static void test_newer_schema(void **state)
+{
+  (void)state;
+  char dir[64];
+  kt_tmpdir(dir);
+  kith_mailbox *mb = open_mb(dir, NULL);
+  kith_mailbox_close(mb);
+  MDB_env *env = NULL;
+  MDB_txn *t = NULL;
+  MDB_dbi meta;
+  uint8_t two[4] = {0, 0, 0, 2};
+  MDB_val k = {6, "schema"}, v = {4, two};
+  assert_int_equal(mdb_env_create(&env), 0);
+  assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+  assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+  assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+  assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+  assert_int_equal(mdb_put(t, meta, &k, &v, 0), 0);
+  assert_int_equal(mdb_txn_commit(t), 0);
+  mdb_env_close(env);
+  mb = (kith_mailbox *)1;
+  assert_rc(kith_mailbox_open(dir, NULL, &mb), KITH_ENEWER);
+  assert_null(mb);
+  kt_rmtree(dir);
+}
+
 static void test_bad_open(void **state)
 {
   (void)state;
@@ -391,6 +419,7 @@ int main(void)
       cmocka_unit_test(test_expiry),
       cmocka_unit_test(test_reopen),
       cmocka_unit_test(test_full),
+      cmocka_unit_test(test_newer_schema),
       cmocka_unit_test(test_bad_open),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
