@@ -214,6 +214,9 @@ int cmd_relay_run(struct cli *cli, int argc, char **argv)
   char datadir[4096];
   int c;
   kith_relay_config_default(&cfg);
+  const char *wait = getenv("KITH_RELAY_WAIT_MS"); /* tests: shorter rendezvous */
+  if (wait && *wait)
+    cfg.relayd.wait_ms = (uint32_t)strtoul(wait, NULL, 10);
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
     uint64_t v = 0;
