@@ -15,7 +15,8 @@
 #include "proto/relaymsg.h"
 
 #define OUT_LOW (64u * 1024u) /* produce output only below this; read only below it */
-#define USED_TAGS 4096        /* spent rendezvous tags remembered */
+#define ANS_MAX 256    /* answers waiting behind an envelope: then read no more */
+#define USED_TAGS 4096 /* spent rendezvous tags remembered */
 #define ADDR_KEY 16
 
 enum step {
@@ -980,9 +981,12 @@ size_t kith_relayd_room(kith_relayd *r)
                : 0;
   case S_READY:
     if (r->ch.out_len >= OUT_LOW || r->inflight >= KITH_RMSG_PUTS_MAX ||
-        ctx->st.queue_bytes >= ctx->lim.queue_bytes)
+        r->nans >= ANS_MAX || ctx->st.queue_bytes >= ctx->lim.queue_bytes)
       return 0;
-    return SIZE_MAX;
+    /* Requests answered at once bring at most ~3 bytes out per byte in (a 24-byte
+     * R_FETCH, a 62-byte R_ERR): a quarter of what is left under the output's
+     * bound, less a margin for one R_DATA, keeps it there whatever is read. */
+    return (KITH_CHAN_OUT_MAX - OUT_LOW - r->ch.out_len) / 4;
   default:
     return SIZE_MAX;
   }

@@ -43,13 +43,15 @@
  * is answered REFUSE 8 and the connection closes; it costs only that connection.
  *
  * Backpressure: a session takes no more input (room() is 0) while its output holds
- * 64 KiB or more, while KITH_RMSG_PUTS_MAX of its requests wait for a commit, or
- * while the commit queue holds queue_bytes: busy means "stop reading", never R_ERR
- * 6. Memory per session: the kith_chan (about 200 KiB, output up to about 128 KiB
- * besides), one envelope being assembled (max_envelope), answers waiting behind a
- * streaming envelope (a few bytes each, bounded by one feed); the commit queue:
- * queue_bytes, plus at most one envelope per session that was being assembled
- * when the bound was reached.
+ * 64 KiB or more, while KITH_RMSG_PUTS_MAX of its requests wait for a commit, while
+ * 256 answers wait behind a streaming envelope, or while the commit queue holds
+ * queue_bytes: busy means "stop reading", never R_ERR 6. Otherwise room() is a
+ * quarter of what is left under 192 KiB of output, so that the answers to what one
+ * feed brings can never overflow it. Memory per session: the kith_chan (about 200
+ * KiB, and its output, under 256 KiB), one envelope being assembled
+ * (max_envelope), answers waiting behind a streaming envelope (16 bytes each, a
+ * few thousand at most); the commit queue: queue_bytes, plus at most one envelope
+ * per session that was being assembled when the bound was reached.
  *
  * Threads and time: everything here runs on one thread (the loop's), except
  * kith_relayd_batch_run, which touches only its batch and the mailbox (a worker

@@ -20,13 +20,13 @@
  *
  * Memory is bounded whatever the load:
  *   net.max_conns x (read buffer 64 KiB + writes in flight net.max_write_bytes
- *                    + session ~200 KiB + its output ~128 KiB
+ *                    + session ~200 KiB + its output, under 256 KiB
  *                    + one envelope being assembled, mailbox.max_envelope)
  *   + the commit queue, relayd.queue_bytes (+ one envelope per connection that was
  *     being assembled when it filled; then sessions stop reading)
  *   + LMDB's map (file pages, the kernel's to evict).
  * With the defaults (256 connections, 128 KiB writes, 1 MiB + 4 KiB envelopes,
- * 64 MiB queue) that is at most about 256 x 1.5 MiB + 64 MiB, about 450 MiB;
+ * 64 MiB queue) that is at most about 256 x 1.7 MiB + 64 MiB, about 500 MiB;
  * docs/RELAY.md shows how the limits move it.
  *
  * Stopping (kith_relay_stop) closes the listener and every connection, lets the
