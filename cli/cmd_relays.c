@@ -191,7 +191,7 @@ static void sync_done(void *arg, const struct relayer_report *r)
   if (rel->rejected && !rc)
     rc = EX_DATAERR_;
   if (!cli->json && !rc) { /* on an error: stderr's one line, nothing here */
-    if (rel->envelopes || rel->unknown)
+    if (rel->records || rel->unknown)
       printf("Fetched from %s: %llu record(s), %llu change(s)%s\n", rel->addr,
              (unsigned long long)rel->records, (unsigned long long)rel->changed,
              rel->unknown ? "; some left there, from devices not known here yet" : "");

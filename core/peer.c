@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/relays.h"
 #include "core/space.h"
 #include "proto/hex.h"
 
@@ -237,6 +238,8 @@ int kith_peer_add(kith_txn *txn, const char *name,
     rc = kith_roster_add(txn, have, pk, label);
   if (rc == 0)
     rc = roster_my_devices(txn, have);
+  if (rc == 0) /* and my relays, so the first sync tells where to deposit for me */
+    rc = kith_relays_reconcile(txn);
   return rc;
 }
 

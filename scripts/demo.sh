@@ -39,42 +39,69 @@ say export -o "$home/contacts.json"
 KITH_HOME=$home/new-laptop say init --name "Ana Costa" --device new-laptop >/dev/null
 KITH_HOME=$home/new-laptop say import "$home/contacts.json"
 KITH_HOME=$home/new-laptop say contact list
-echo; echo "# Linking a phone and pairing with an accountability partner, all on this"
-echo "# machine (127.0.0.1): three homes, as three devices would be"
-pair() { # pair HOME [--device]: an invite on the laptop, joined from HOME
+echo; echo "# Linking a phone on the LAN, and pairing with an accountability partner in"
+echo "# another city through a relay: all on this machine (127.0.0.1), four homes"
+echo "# as four devices would be, and a relay: a mailbox that holds sealed envelopes"
+echo "# and cannot read them"
+build/release/kith relay run --listen 127.0.0.1:0 --data "$home/relay" >"$home/relay.out" 2>&1 &
+for _ in $(seq 50); do grep -q listening "$home/relay.out" 2>/dev/null && break; sleep 0.1; done
+relay=$(sed -n 's/.*"addr":"\([^"]*\)".*/\1/p' "$home/relay.out" | head -1)
+say relay add "$relay" # where my devices fetch their mail
+pair() { # pair HOME ARGS...: an invite on the laptop, joined from HOME
   local who=$1; shift
-  kith invite "$@" --listen 127.0.0.1:0 >"$home/invite.out" 2>/dev/null &
+  kith invite "$@" >"$home/invite.out" 2>/dev/null &
+  local pid=$!
   for _ in $(seq 50); do [ -s "$home/invite.out" ] && break; sleep 0.1; done
   local code; code=$(head -1 "$home/invite.out")
   printf '\n\033[1m$ kith invite %s\033[0m\n%s\n' "$*" "$code"
   KITH_HOME=$home/$who say join "$code"
-  wait
+  wait "$pid"
 }
-pair phone --device
+pair phone --device --listen 127.0.0.1:0
 KITH_HOME=$home/partner kith init --name "Bea Rossi" --device laptop >/dev/null
-pair partner
+KITH_HOME=$home/partner say relay add "$relay"
+pair partner --relay "$relay" # the code carries the relay; they meet there
 say peer verify "Bea Rossi"
+say relay list
 
-echo; echo "# The laptop serves; everyone else is offline, editing"
+echo; echo "# The laptop serves (LAN syncs, and relay rounds every second here);"
+echo "# everyone else is offline, editing"
 export KITH_DISC=off # this demo dials 127.0.0.1; on a LAN, serve finds devices itself
-kith serve --listen 127.0.0.1:0 >"$home/serve.out" 2>&1 &
+KITH_RELAY_POLL_MS=1000 kith serve --listen 127.0.0.1:0 >"$home/serve.out" 2>&1 &
 for _ in $(seq 50); do grep -q listening "$home/serve.out" 2>/dev/null && break; sleep 0.1; done
 addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$home/serve.out")
+posted=$(grep -c "for Bea Rossi" "$home/serve.out" || true)
 say share "${zoe:0:6}" --with Bea # Zoë's card (not my tags, not my notes) goes to Bea
 say contact set "${zoe:0:6}" title="Head of Design"
 KITH_HOME=$home/phone say contact add --name "Lena Park" --org "Sunrise Labs" --tag climate
 KITH_HOME=$home/phone say contact set "${zoe:0:6}" org="Keller Studio Ltd"
-echo; echo "# One sync each: the phone, then Bea"
+echo; echo "# The phone syncs with the laptop on the LAN"
 KITH_HOME=$home/phone say sync --addr "$addr"
-KITH_HOME=$home/partner say sync --addr "$addr"
+# serve posts for Bea at her relay about a second after a change
+for _ in $(seq 100); do
+  [ "$(grep -c "for Bea Rossi" "$home/serve.out")" -gt "$posted" ] && break; sleep 0.1
+done
+echo; echo "# Bea, far away, syncs through the relay"
+KITH_HOME=$home/partner say sync --relay "$relay"
 KITH_HOME=$home/partner say contact show "${zoe:0:6}"
-KITH_HOME=$home/partner say contact list   # only what Ada shared: no tags of hers
+KITH_HOME=$home/partner say contact list   # only what Ana shared: no tags of hers
 KITH_HOME=$home/partner say contact set "${zoe:0:6}" met_at="Also met at the Berlin summit"
-KITH_HOME=$home/partner say --json sync --addr "$addr"
+fetched=$(grep -c "from relay" "$home/serve.out" || true)
+KITH_HOME=$home/partner say --json sync --relay "$relay"
+for _ in $(seq 100); do
+  [ "$(grep -c "from relay" "$home/serve.out")" -gt "$fetched" ] && break; sleep 0.1
+done
+echo; echo "# The laptop's serve fetched Bea's edit; the phone gets it on the LAN"
 KITH_HOME=$home/phone say sync --addr "$addr"
 KITH_HOME=$home/phone say contact show "${zoe:0:6}"  # both devices' edits and Bea's
 say contact list
 say peer list
-kill %1 2>/dev/null || true
+echo; echo "# What the relay holds: sealed envelopes, not one name"
+if grep -r -a -q -E "Zo|Keller|Bea Rossi|Ana Costa" "$home/relay"; then
+  echo "the relay's folder holds plaintext: this is a bug"; exit 1
+else
+  echo "grep for Zoë, Keller, Bea Rossi, Ana Costa in the relay's folder: no match"
+fi
+kill $(jobs -p) 2>/dev/null || true
 wait 2>/dev/null || true
 echo; echo "demo store: $home (set KEEP=1 to keep it)"
