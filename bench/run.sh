@@ -37,6 +37,8 @@ relay_figures() {
   echo "== relay on loopback: 100 clients deposit (acknowledged once durable), then"
   echo "   fetch and delete; the relay in its own process (its RSS is its own)"
   "$build/bench/bench_relay" --dir "$work" | tee "$work/relay.txt"
+  echo "== a 10-change delta through a relay, beside the LAN (real binaries)"
+  bench/relay_delta.sh "$k" "$work" 100000 7 | tee "$work/relay-delta.txt"
 }
 
 if [ "$mode" = sync ]; then
