@@ -789,14 +789,19 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
           "    other device);\n"
           "  - announces this device on the LAN by UDP multicast, with beacons only\n"
           "    your devices and partners can recognise, and syncs with each of them\n"
-          "    it hears from, again after each local change, and every minute.\n"
+          "    it hears from, again after each local change, and every minute;\n"
+          "  - fetches this device's mail at your relays ('kith relay add') and\n"
+          "    deposits for each of your devices and partners what it lacks at\n"
+          "    their relays: every 30 s and about a second after a local change\n"
+          "    (a relay that is down is retried; the others and the LAN go on).\n"
           "Default address 0.0.0.0:5484. KITH_DISC=off turns discovery off;\n"
           "KITH_DISC_GROUP, KITH_DISC_PORT and KITH_DISC_IFACE (a local IPv4\n"
-          "address) choose its group, port and interface.\n"
+          "address) choose its group, port and interface; KITH_RELAY_POLL_MS the\n"
+          "relay interval.\n"
           "With --json, one event per line: listening, paired, pair_failed,\n"
           "discovered, synced, link (a ping), refused, sync_failed, link_failed,\n"
-          "conn_failed, "
-          "discovery_off.\n",
+          "conn_failed, discovery_off, relay_fetched, relay_posted, relay_failed\n"
+          "(once, when a relay goes down), relay_ok (back), relay_refused.\n",
           serve_usage);
       return 0;
     default:
