@@ -247,15 +247,15 @@ const char *kith_poster_why(const kith_poster *p)
   return p->why;
 }
 
+static void buffers_free(kith_poster *p);
+
 void kith_poster_free(kith_poster *p)
 {
   if (!p)
     return;
   sodium_memzero(p->sk, sizeof p->sk);
   free(p->prog);
-  free(p->b.buf);
-  free(p->body);
-  free(p->post);
+  buffers_free(p);
   free(p);
 }
 
@@ -343,9 +343,6 @@ int kith_poster_new(kith_store *st, const uint8_t r_pk[static 32],
   if (rc == 0 && (kith_box_derive(p->sk, r_pk, true, p->box) != 0 ||
                   kith_box_owner(r_pk, p->owner) != 0))
     rc = KITH_EREFUSED;
-  if (rc == 0 && (!(p->body = malloc(KITH_ENVELOPE_POST_MAX)) ||
-                  !(p->post = malloc(KITH_ENVELOPE_POST_MAX))))
-    rc = KITH_ENOMEM;
   if (rc) {
     kith_poster_free(p);
     return rc;
@@ -421,12 +418,30 @@ static int fill(kith_poster *p, uint64_t n, size_t *nb, size_t *body_len)
   return rc;
 }
 
+/* A poster's buffers (2 MiB) exist only while it makes envelopes: a round may hold
+ * a poster per device and relay, and makes their envelopes one after another. */
+static void buffers_free(kith_poster *p)
+{
+  free(p->body);
+  free(p->post);
+  free(p->b.buf);
+  p->body = p->post = p->b.buf = NULL;
+  p->b.cap = 0;
+}
+
 int kith_poster_next(kith_poster *p, uint8_t **env, size_t *len, uint64_t *n)
 {
   size_t nb = 0, body_len = 0, plen = 0;
   *env = NULL, *len = 0, *n = 0;
-  if (p->finished)
+  if (p->finished) {
+    buffers_free(p);
     return 0;
+  }
+  if (!p->body && (!(p->body = malloc(KITH_ENVELOPE_POST_MAX)) ||
+                   !(p->post = malloc(KITH_ENVELOPE_POST_MAX)))) {
+    buffers_free(p);
+    return kith__why(p->why, KITH_ENOMEM, "cannot post: out of memory");
+  }
   uint64_t num = p->pn.next + p->made;
   int rc = fill(p, num, &nb, &body_len);
   if (rc) {
@@ -438,6 +453,7 @@ int kith_poster_next(kith_poster *p, uint8_t **env, size_t *len, uint64_t *n)
     p->finished = true;
   if (nb == 0 && (p->made || !p->pn.owed)) { /* nothing it lacks, nothing owed */
     p->finished = true;
+    buffers_free(p);
     return 0;
   }
   struct kith_post post = {num, p->pn.seen, p->nhello, p->hello, nb, p->batch};
