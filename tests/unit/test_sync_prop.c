@@ -11,11 +11,18 @@
  * added and removed, follow-ups, notes, deletions, cards shared and unshared by
  * either user, the clock moved on a few ms) and syncs of a random pair that may
  * sync (two devices of one user, or one of Ada's with one of Bea's), whole or cut
- * after a random number of bytes as a dropped connection would. In some seeds one
- * of Ada's devices revokes the tablet part way through. Then full syncs over every
+ * after a random number of bytes as a dropped connection would, or one way by
+ * posts (core/post.h: relay or bundle mode), whose envelopes are delivered lossily
+ * (some dropped, some twice, some out of order) as relays may. In some seeds one
+ * of Ada's devices revokes the tablet part way through. Then posts alone over
+ * every pair, both ways, delivered whole, until a pass moves nothing (after the
+ * clock passes the 14 days that make a sender send again from the acknowledged
+ * position): the checks below hold then already; then full syncs over every
  * pair, in a fixed order, until a pass changes nothing (at most PASSES), and:
  *   - a whole sync between two replicas that trust each other succeeds, and a cut
- *     one fails as a truncated session, never as a protocol error;
+ *     one fails as a truncated session, never as a protocol error; an envelope
+ *     between them opens and applies, or (a device its recipient does not know
+ *     yet) is not recognised: never refused;
  *   - Ada's devices (less a revoked tablet) hold byte-identical stores, and so do
  *     Bea's;
  *   - Ada's laptop and Bea's laptop hold the same registers in their partnership
@@ -51,6 +58,7 @@
 #include "core/json.h"
 #include "core/link.h"
 #include "core/model.h"
+#include "core/post.h"
 #include "core/space.h"
 #include "core/sync.h"
 #include "proto/noise.h"
@@ -319,7 +327,7 @@ static bool is_live_contact(int r, const uint8_t id[16])
 struct tally {
   unsigned created, set, conflicts, emails, unemails, deleted, notes, follow, shared,
       unshared, syncs, cut, ok, refused, undialed, after_revoke_known,
-      after_revoke_unknown;
+      after_revoke_unknown, posts;
 };
 static struct tally tally;
 
@@ -607,6 +615,96 @@ static bool sync_checked(int dialer, int acceptor, long budget)
   return ok;
 }
 
+/* ---- posts ----------------------------------------------------------------------- */
+
+#define POST_MAX 64
+
+/* from posts to `to`; the envelopes are delivered (lossy: some dropped, some twice,
+ * some out of order). Returns how many envelopes it made. */
+static size_t post_checked(int from, int to, bool lossy)
+{
+  kith_poster *p = NULL;
+  enum kith_post_mode mode = lossy && chance(20) ? KITH_POST_BUNDLE : KITH_POST_RELAY;
+  int rc = kith_poster_new(devs[from].s.st, devs[to].pk, mode, kt_clock(), &p);
+  if (rc == KITH_EREFUSED) /* it does not trust the other (yet, or any more) */
+    return 0;
+  assert_rc(rc, 0);
+  uint8_t *env[POST_MAX], box[KITH_BOX_LEN];
+  size_t len[POST_MAX], n = 0, order[POST_MAX];
+  uint64_t last = 0;
+  memcpy(box, kith_poster_box(p), KITH_BOX_LEN);
+  for (;;) {
+    uint8_t *e = NULL;
+    size_t l = 0;
+    uint64_t num = 0;
+    if ((rc = kith_poster_next(p, &e, &l, &num)) != 0)
+      prop_fail("%s posting to %s: %s (%s)", names[from], names[to], kith_strerror(rc),
+                kith_poster_why(p));
+    if (!e)
+      break;
+    if (n == POST_MAX)
+      prop_fail("%s posting to %s: more than %d envelopes", names[from], names[to],
+                POST_MAX);
+    env[n] = e, len[n] = l, order[n] = n, last = num;
+    n++;
+  }
+  if (n)
+    assert_rc(kith_poster_commit(p, last), 0); /* as a relay that took them all */
+  kith_poster_free(p);
+  for (size_t i = n; lossy && i > 1; i--) /* some rounds: out of order */
+    if (chance(30)) {
+      size_t j = pick((uint32_t)i), t = order[i - 1];
+      order[i - 1] = order[j], order[j] = t;
+    }
+  bool watched = revoked && from == A_TAB && knows_revoked(to);
+  uint8_t before[32], after[32];
+  if (watched)
+    digest(to, before);
+  for (size_t k = 0; k < n; k++) {
+    size_t i = order[k];
+    int times = lossy && chance(15) ? 0 : lossy && chance(10) ? 2 : 1;
+    for (int t = 0; t < times; t++) {
+      kith_inbox *ib = NULL;
+      struct kith_inbox_result res;
+      assert_rc(kith_inbox_new(devs[to].s.st, kt_clock, &ib), 0);
+      rc = kith_inbox_take(ib, box, env[i], len[i], &res);
+      if (tracing())
+        print_message("  %d: %s => %s, envelope %zu: %s %s\n", step, names[from],
+                      names[to], i, kith_strerror(rc), kith_inbox_why(ib));
+      if (rc && rc != KITH_ENOTFOUND && !(rc == KITH_EREFUSED && revoked))
+        prop_fail("%s => %s: an envelope refused: %s (%s)", names[from], names[to],
+                  kith_strerror(rc), kith_inbox_why(ib));
+      kith_inbox_free(ib);
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+    free(env[i]);
+  if (watched) {
+    digest(to, after);
+    if (memcmp(before, after, 32) != 0)
+      prop_fail("%s took a post from the tablet it knows is revoked", names[to]);
+  }
+  tally.posts += n;
+  check_leaks(to);
+  return n;
+}
+
+/* Posts alone, whole, both ways over every pair, until a pass makes none. */
+static int settle_posts(void)
+{
+  kt_now_ms += KITH_POST_RESEND_MS + 1000; /* in flight so long: sent again */
+  for (int pass = 0; pass < 2 * PASSES; pass++) {
+    size_t moved = 0;
+    for (size_t k = 0; k < NPAIRS; k++)
+      for (int dir = 0; dir < 2; dir++)
+        moved += post_checked(pairs[k][dir], pairs[k][1 - dir], false);
+    if (moved == 0)
+      return pass + 1;
+  }
+  prop_fail("posts still moving after %d passes over every pair", 2 * PASSES);
+  return 2 * PASSES;
+}
+
 /* ---- the final checks ------------------------------------------------------------ */
 
 struct blobs {
@@ -737,6 +835,21 @@ static int settle(void)
   return PASSES;
 }
 
+static void final_checks(void)
+{
+  assert_same(A_LAP, A_PH);
+  if (!revoked)
+    assert_same(A_LAP, A_TAB);
+  assert_same(B_LAP, B_PH);
+  for (int i = 0; i < NDEV; i++)
+    check_leaks(i);
+  if (revoked)
+    for (int i = 0; i < NDEV; i++)
+      if (i != A_TAB && !knows_revoked(i))
+        prop_fail("%s still trusts the revoked tablet", names[i]);
+  check_partnership_equal(A_LAP, B_LAP);
+}
+
 static void run_seed(uint64_t s, int steps)
 {
   seed = rng = s;
@@ -765,34 +878,31 @@ static void run_seed(uint64_t s, int steps)
       if (chance(30))
         budget = chance(50) ? (long)pick(2000) : (long)pick(30000);
       sync_checked(x, y, budget);
-    } else if (what < 45) {
+    } else if (what < 52) {
+      size_t k = pick(NPAIRS);
+      bool flip = chance(50);
+      post_checked(pairs[k][flip], pairs[k][!flip], true);
+    } else if (what < 57) {
       kt_now_ms += 1 + pick(50);
     } else {
       edit((int)pick(NDEV));
     }
   }
+  step = -1; /* the checks after the random phase: by posts alone, then syncs */
+  int post_passes = settle_posts();
+  final_checks();
   int passes = settle();
-  step = -1; /* the checks after the random phase */
-  assert_same(A_LAP, A_PH);
-  if (!revoked)
-    assert_same(A_LAP, A_TAB);
-  assert_same(B_LAP, B_PH);
-  for (int i = 0; i < NDEV; i++)
-    check_leaks(i);
-  if (revoked)
-    for (int i = 0; i < NDEV; i++)
-      if (i != A_TAB && !knows_revoked(i))
-        prop_fail("%s still trusts the revoked tablet", names[i]);
-  check_partnership_equal(A_LAP, B_LAP);
+  final_checks();
   print_message("  %u created, %u set, %u conflicting, %u/%u e-mails added/removed, "
                 "%u deleted, %u notes, %u follow-ups, %u/%u shared/unshared; %u "
                 "syncs (%u cut): %u whole, %u refused, %u not dialed; after the "
                 "revocation %u with a device that knew, %u with one that did not; "
-                "settled in %d passes\n",
+                "%u envelopes; settled by posts in %d passes, then by syncs in %d\n",
                 tally.created, tally.set, tally.conflicts, tally.emails, tally.unemails,
                 tally.deleted, tally.notes, tally.follow, tally.shared, tally.unshared,
                 tally.syncs, tally.cut, tally.ok, tally.refused, tally.undialed,
-                tally.after_revoke_known, tally.after_revoke_unknown, passes);
+                tally.after_revoke_known, tally.after_revoke_unknown, tally.posts,
+                post_passes, passes);
   teardown();
   in_property = false;
 }
