@@ -34,20 +34,6 @@ int kith__why(char *why, int err, const char *fmt, ...)
 
 #define fail kith__why
 
-void kith__be64_put(uint8_t *p, uint64_t v)
-{
-  for (int i = 7; i >= 0; i--, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-uint64_t kith__be64_get(const uint8_t *p)
-{
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 8 | p[i];
-  return v;
-}
-
 /* ---- positions ----------------------------------------------------------------- */
 
 #define POS_KEY_LEN (2 + KITH_ED25519_PK_LEN + KITH_GID_LEN)
@@ -75,8 +61,8 @@ int kith__rx_load(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
   if (rc == 0 && vl == RX_VAL_LEN) {
     out->known = true;
     memcpy(out->epoch, v, KITH_EPOCH_LEN);
-    out->pos = kith__be64_get(v + KITH_EPOCH_LEN);
-    out->remote_max = kith__be64_get(v + KITH_EPOCH_LEN + 8);
+    out->pos = kith_be_get(v + KITH_EPOCH_LEN, 8);
+    out->remote_max = kith_be_get(v + KITH_EPOCH_LEN + 8, 8);
   }
   free(v);
   return rc;
@@ -88,8 +74,8 @@ int kith__rx_save(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
   uint8_t k[POS_KEY_LEN], v[RX_VAL_LEN];
   pos_key(k, "rx", pk, gid);
   memcpy(v, r->epoch, KITH_EPOCH_LEN);
-  kith__be64_put(v + KITH_EPOCH_LEN, r->pos);
-  kith__be64_put(v + KITH_EPOCH_LEN + 8, r->remote_max);
+  kith_be_put(v + KITH_EPOCH_LEN, r->pos, 8);
+  kith_be_put(v + KITH_EPOCH_LEN + 8, r->remote_max, 8);
   return kith_local_put(txn, k, sizeof k, v, sizeof v);
 }
 
@@ -107,7 +93,7 @@ int kith__tx_load(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
     out->known = true;
     memcpy(out->my_epoch, v, KITH_EPOCH_LEN);
     memcpy(out->their_epoch, v + KITH_EPOCH_LEN, KITH_EPOCH_LEN);
-    out->acked = kith__be64_get(v + 2 * KITH_EPOCH_LEN);
+    out->acked = kith_be_get(v + 2 * KITH_EPOCH_LEN, 8);
   }
   free(v);
   return rc;
@@ -120,7 +106,7 @@ int kith__tx_save(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
   pos_key(k, "tx", pk, gid);
   memcpy(v, t->my_epoch, KITH_EPOCH_LEN);
   memcpy(v + KITH_EPOCH_LEN, t->their_epoch, KITH_EPOCH_LEN);
-  kith__be64_put(v + 2 * KITH_EPOCH_LEN, t->acked);
+  kith_be_put(v + 2 * KITH_EPOCH_LEN, t->acked, 8);
   return kith_local_put(txn, k, sizeof k, v, sizeof v);
 }
 

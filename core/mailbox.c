@@ -12,6 +12,9 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "core/store.h"
+#include "proto/be.h"
+
 #define KEY_LEN KITH_RMSG_KEY_LEN
 #define BOX_LEN KITH_RMSG_BOX_LEN
 #define ENV_KEY (KEY_LEN + 8)     /* owner | eid */
@@ -28,52 +31,6 @@ struct kith_mailbox {
   uint8_t sk[32], pk[32];
   MDB_txn *rtxn; /* the read functions' transaction, reset between calls */
 };
-
-static int map_err(int rc)
-{
-  switch (rc) {
-  case 0:
-    return 0;
-  case MDB_NOTFOUND:
-    return KITH_ENOTFOUND;
-  case MDB_MAP_FULL:
-  case MDB_TXN_FULL:
-  case ENOSPC:
-  case EFBIG:
-  case EDQUOT:
-    return KITH_EFULL;
-  case ENOMEM:
-    return KITH_ENOMEM;
-  case EACCES:
-  case EROFS:
-  case EPERM:
-    return KITH_EREADONLY;
-  case MDB_CORRUPTED:
-  case MDB_PAGE_NOTFOUND:
-  case MDB_INVALID:
-  case MDB_VERSION_MISMATCH:
-    return KITH_ECORRUPT;
-  case MDB_READERS_FULL:
-  case EAGAIN:
-    return KITH_EBUSY;
-  default:
-    return KITH_EIO;
-  }
-}
-
-static void be_put(uint8_t *p, uint64_t v, int n)
-{
-  for (int i = n - 1; i >= 0; i--, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-static uint64_t be_get(const uint8_t *p, int n)
-{
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++)
-    v = v << 8 | p[i];
-  return v;
-}
 
 struct kith_mailbox_limits kith_mailbox_limits_default(void)
 {
@@ -117,7 +74,7 @@ static int meta_get(MDB_txn *t, MDB_dbi dbi, const char *k, uint8_t *buf, size_t
   MDB_val key = {strlen(k), (void *)k}, val;
   int rc = mdb_get(t, dbi, &key, &val);
   if (rc)
-    return map_err(rc);
+    return kith_mdb_err(rc);
   if (val.mv_size != len)
     return KITH_ECORRUPT;
   memcpy(buf, val.mv_data, len);
@@ -128,7 +85,7 @@ static int meta_put(MDB_txn *t, MDB_dbi dbi, const char *k, const uint8_t *buf,
                     size_t len)
 {
   MDB_val key = {strlen(k), (void *)k}, val = {len, (void *)buf};
-  return map_err(mdb_put(t, dbi, &key, &val, 0));
+  return kith_mdb_err(mdb_put(t, dbi, &key, &val, 0));
 }
 
 /* Opens (creating) the databases, checks the schema, makes or reads the key. */
@@ -136,23 +93,23 @@ static int open_schema(kith_mailbox *mb)
 {
   MDB_txn *t = NULL;
   uint8_t b[64];
-  int rc = map_err(mdb_txn_begin(mb->env, NULL, 0, &t));
+  int rc = kith_mdb_err(mdb_txn_begin(mb->env, NULL, 0, &t));
   if (rc)
     return rc;
-  rc = map_err(mdb_dbi_open(t, "meta", MDB_CREATE, &mb->meta));
+  rc = kith_mdb_err(mdb_dbi_open(t, "meta", MDB_CREATE, &mb->meta));
   if (!rc)
-    rc = map_err(mdb_dbi_open(t, "envelopes", MDB_CREATE, &mb->envs));
+    rc = kith_mdb_err(mdb_dbi_open(t, "envelopes", MDB_CREATE, &mb->envs));
   if (!rc)
-    rc = map_err(mdb_dbi_open(t, "boxes", MDB_CREATE, &mb->boxes));
+    rc = kith_mdb_err(mdb_dbi_open(t, "boxes", MDB_CREATE, &mb->boxes));
   if (!rc)
-    rc = map_err(mdb_dbi_open(t, "owners", MDB_CREATE, &mb->owners));
+    rc = kith_mdb_err(mdb_dbi_open(t, "owners", MDB_CREATE, &mb->owners));
   if (!rc)
-    rc = map_err(mdb_dbi_open(t, "expiry", MDB_CREATE, &mb->expiry));
+    rc = kith_mdb_err(mdb_dbi_open(t, "expiry", MDB_CREATE, &mb->expiry));
   if (rc)
     goto out;
   rc = meta_get(t, mb->meta, "schema", b, 4);
   if (rc == KITH_ENOTFOUND) { /* a new store */
-    be_put(b, KITH_MAILBOX_SCHEMA, 4);
+    kith_be_put(b, KITH_MAILBOX_SCHEMA, 4);
     rc = meta_put(t, mb->meta, "schema", b, 4);
     if (!rc) {
       crypto_box_keypair(b + 32, b); /* X25519: public, secret */
@@ -169,10 +126,10 @@ static int open_schema(kith_mailbox *mb)
       goto out;
   } else if (rc) {
     goto out;
-  } else if (be_get(b, 4) > KITH_MAILBOX_SCHEMA) {
+  } else if (kith_be_get(b, 4) > KITH_MAILBOX_SCHEMA) {
     rc = KITH_ENEWER;
     goto out;
-  } else if (be_get(b, 4) < 1) {
+  } else if (kith_be_get(b, 4) < 1) {
     rc = KITH_ECORRUPT;
     goto out;
   }
@@ -180,7 +137,7 @@ static int open_schema(kith_mailbox *mb)
     goto out;
   memcpy(mb->sk, b, 32);
   memcpy(mb->pk, b + 32, 32);
-  rc = map_err(mdb_txn_commit(t));
+  rc = kith_mdb_err(mdb_txn_commit(t));
   t = NULL;
 out:
   sodium_memzero(b, sizeof b);
@@ -210,17 +167,17 @@ int kith_mailbox_open(const char *dir, const struct kith_mailbox_limits *lim,
   if (!mb)
     return KITH_ENOMEM;
   mb->lim = l;
-  rc = map_err(mdb_env_create(&mb->env));
+  rc = kith_mdb_err(mdb_env_create(&mb->env));
   if (!rc)
-    rc = map_err(mdb_env_set_maxdbs(mb->env, 8));
+    rc = kith_mdb_err(mdb_env_set_maxdbs(mb->env, 8));
   if (!rc)
-    rc = map_err(mdb_env_set_mapsize(mb->env, l.map_size));
+    rc = kith_mdb_err(mdb_env_set_mapsize(mb->env, l.map_size));
   if (!rc && l.max_readers)
-    rc = map_err(mdb_env_set_maxreaders(mb->env, l.max_readers));
+    rc = kith_mdb_err(mdb_env_set_maxreaders(mb->env, l.max_readers));
   /* MDB_NOTLS: read transactions belong to the handle, not to a thread's slot, as
    * the loop reads while a worker thread writes. Sync stays LMDB's default. */
   if (!rc)
-    rc = map_err(mdb_env_open(mb->env, dir, MDB_NOTLS, 0600));
+    rc = kith_mdb_err(mdb_env_open(mb->env, dir, MDB_NOTLS, 0600));
   if (rc) {
     if (mb->env)
       mdb_env_close(mb->env);
@@ -272,15 +229,15 @@ struct tally {
 static void env_key(uint8_t k[ENV_KEY], const uint8_t owner[KEY_LEN], uint64_t eid)
 {
   memcpy(k, owner, KEY_LEN);
-  be_put(k + KEY_LEN, eid, 8);
+  kith_be_put(k + KEY_LEN, eid, 8);
 }
 
 static void exp_key(uint8_t k[EXP_KEY], uint64_t expiry, const uint8_t owner[KEY_LEN],
                     uint64_t eid)
 {
-  be_put(k, expiry, 8);
+  kith_be_put(k, expiry, 8);
   memcpy(k + 8, owner, KEY_LEN);
-  be_put(k + 8 + KEY_LEN, eid, 8);
+  kith_be_put(k + 8 + KEY_LEN, eid, 8);
 }
 
 /* Adds (sign +1) or removes (-1) one envelope of size bytes to box and owner.
@@ -296,20 +253,20 @@ static int account(kith_mailbox *mb, MDB_txn *t, struct tally *ty,
   if (rc == 0) {
     if (v.mv_size != BOX_VAL)
       return KITH_ECORRUPT;
-    bcount = be_get((const uint8_t *)v.mv_data + KEY_LEN, 4);
-    bbytes = be_get((const uint8_t *)v.mv_data + KEY_LEN + 4, 8);
+    bcount = kith_be_get((const uint8_t *)v.mv_data + KEY_LEN, 4);
+    bbytes = kith_be_get((const uint8_t *)v.mv_data + KEY_LEN + 4, 8);
   } else if (rc != MDB_NOTFOUND) {
-    return map_err(rc);
+    return kith_mdb_err(rc);
   }
   rc = mdb_get(t, mb->owners, &ok, &v);
   if (rc == 0) {
     if (v.mv_size != OWNER_VAL)
       return KITH_ECORRUPT;
-    ocount = be_get(v.mv_data, 4);
-    obytes = be_get((const uint8_t *)v.mv_data + 4, 8);
-    oboxes = be_get((const uint8_t *)v.mv_data + 12, 4);
+    ocount = kith_be_get(v.mv_data, 4);
+    obytes = kith_be_get((const uint8_t *)v.mv_data + 4, 8);
+    oboxes = kith_be_get((const uint8_t *)v.mv_data + 12, 4);
   } else if (rc != MDB_NOTFOUND) {
-    return map_err(rc);
+    return kith_mdb_err(rc);
   }
   if (sign > 0) {
     if (bcount == 0)
@@ -328,23 +285,23 @@ static int account(kith_mailbox *mb, MDB_txn *t, struct tally *ty,
     rc = mdb_del(t, mb->boxes, &bk, NULL);
   } else {
     memcpy(bv, owner, KEY_LEN);
-    be_put(bv + KEY_LEN, bcount, 4);
-    be_put(bv + KEY_LEN + 4, bbytes, 8);
+    kith_be_put(bv + KEY_LEN, bcount, 4);
+    kith_be_put(bv + KEY_LEN + 4, bbytes, 8);
     v.mv_size = BOX_VAL, v.mv_data = bv;
     rc = mdb_put(t, mb->boxes, &bk, &v, 0);
   }
   if (rc)
-    return map_err(rc);
+    return kith_mdb_err(rc);
   if (ocount == 0) {
     rc = mdb_del(t, mb->owners, &ok, NULL);
   } else {
-    be_put(ov, ocount, 4);
-    be_put(ov + 4, obytes, 8);
-    be_put(ov + 12, oboxes, 4);
+    kith_be_put(ov, ocount, 4);
+    kith_be_put(ov + 4, obytes, 8);
+    kith_be_put(ov + 12, oboxes, 4);
     v.mv_size = OWNER_VAL, v.mv_data = ov;
     rc = mdb_put(t, mb->owners, &ok, &v, 0);
   }
-  return map_err(rc);
+  return kith_mdb_err(rc);
 }
 
 /* One deposit. Returns an error only if the transaction failed (then it must be
@@ -372,10 +329,10 @@ static int do_put(kith_mailbox *mb, MDB_txn *t, struct tally *ty, struct kith_mb
       op->err = KITH_RERR_NOT_OWNER;
       return 0;
     }
-    bcount = be_get((const uint8_t *)v.mv_data + KEY_LEN, 4);
-    bbytes = be_get((const uint8_t *)v.mv_data + KEY_LEN + 4, 8);
+    bcount = kith_be_get((const uint8_t *)v.mv_data + KEY_LEN, 4);
+    bbytes = kith_be_get((const uint8_t *)v.mv_data + KEY_LEN + 4, 8);
   } else if (rc != MDB_NOTFOUND) {
-    return map_err(rc);
+    return kith_mdb_err(rc);
   }
   if (bcount + 1 > l->box_count || bbytes + op->size > l->box_bytes) {
     op->err = KITH_RERR_BOX_QUOTA;
@@ -386,9 +343,9 @@ static int do_put(kith_mailbox *mb, MDB_txn *t, struct tally *ty, struct kith_mb
   if (rc == 0) {
     if (v.mv_size != OWNER_VAL)
       return KITH_ECORRUPT;
-    obytes = be_get((const uint8_t *)v.mv_data + 4, 8);
+    obytes = kith_be_get((const uint8_t *)v.mv_data + 4, 8);
   } else if (rc != MDB_NOTFOUND) {
-    return map_err(rc);
+    return kith_mdb_err(rc);
   }
   if (obytes + op->size > l->owner_bytes) {
     op->err = KITH_RERR_OWNER_QUOTA;
@@ -403,16 +360,16 @@ static int do_put(kith_mailbox *mb, MDB_txn *t, struct tally *ty, struct kith_mb
   v.mv_size = ENV_HDR + op->size, v.mv_data = NULL;
   rc = mdb_put(t, mb->envs, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE);
   if (rc)
-    return rc == MDB_KEYEXIST ? KITH_ECORRUPT : map_err(rc);
+    return rc == MDB_KEYEXIST ? KITH_ECORRUPT : kith_mdb_err(rc);
   uint8_t *p = v.mv_data;
   memcpy(p, op->box, BOX_LEN);
-  be_put(p + BOX_LEN, expiry, 8);
+  kith_be_put(p + BOX_LEN, expiry, 8);
   memcpy(p + ENV_HDR, op->data, op->size);
   exp_key(xk, expiry, op->owner, eid);
   k.mv_size = EXP_KEY, k.mv_data = xk;
   v.mv_size = 0, v.mv_data = "";
   if ((rc = mdb_put(t, mb->expiry, &k, &v, 0)) != 0)
-    return map_err(rc);
+    return kith_mdb_err(rc);
   if ((rc = account(mb, t, ty, op->owner, op->box, op->size, +1)) != 0)
     return rc;
   op->value = eid;
@@ -431,19 +388,19 @@ static int del_one(kith_mailbox *mb, MDB_txn *t, struct tally *ty,
   if (rc == MDB_NOTFOUND)
     return 0;
   if (rc)
-    return map_err(rc);
+    return kith_mdb_err(rc);
   if (v.mv_size < ENV_HDR)
     return KITH_ECORRUPT;
   uint64_t size = v.mv_size - ENV_HDR;
   memcpy(box, v.mv_data, BOX_LEN);
-  uint64_t expiry = be_get((const uint8_t *)v.mv_data + BOX_LEN, 8);
+  uint64_t expiry = kith_be_get((const uint8_t *)v.mv_data + BOX_LEN, 8);
   if ((rc = mdb_del(t, mb->envs, &k, NULL)) != 0)
-    return map_err(rc);
+    return kith_mdb_err(rc);
   exp_key(xk, expiry, owner, eid);
   MDB_val x = {EXP_KEY, xk};
   rc = mdb_del(t, mb->expiry, &x, NULL);
   if (rc)
-    return rc == MDB_NOTFOUND ? KITH_ECORRUPT : map_err(rc);
+    return rc == MDB_NOTFOUND ? KITH_ECORRUPT : kith_mdb_err(rc);
   rc = account(mb, t, ty, owner, box, size, -1);
   return rc ? rc : 1;
 }
@@ -469,7 +426,7 @@ static int sweep_expired(kith_mailbox *mb, MDB_txn *t, struct tally *ty, uint64_
 {
   MDB_cursor *c = NULL;
   MDB_val k, v;
-  int rc = map_err(mdb_cursor_open(t, mb->expiry, &c));
+  int rc = kith_mdb_err(mdb_cursor_open(t, mb->expiry, &c));
   if (rc)
     return rc;
   /* Collect first, then delete: deleting under the cursor would move it. */
@@ -488,14 +445,14 @@ static int sweep_expired(kith_mailbox *mb, MDB_txn *t, struct tally *ty, uint64_
         break;
       }
       const uint8_t *p = k.mv_data;
-      if (be_get(p, 8) > now_s)
+      if (kith_be_get(p, 8) > now_s)
         break;
       memcpy(found[n].owner, p + 8, KEY_LEN);
-      found[n].eid = be_get(p + 8 + KEY_LEN, 8);
+      found[n].eid = kith_be_get(p + 8 + KEY_LEN, 8);
       n++;
     }
     if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
-      rc = map_err(m);
+      rc = kith_mdb_err(m);
     for (size_t i = 0; i < n && rc == 0; i++) {
       int d = del_one(mb, t, ty, found[i].owner, found[i].eid);
       if (d < 0)
@@ -521,16 +478,17 @@ static int apply_once(kith_mailbox *mb, struct kith_mb_op *ops, size_t n,
   *swept = 0;
   for (size_t i = 0; i < n; i++)
     ops[i].err = 0, ops[i].value = 0;
-  int rc = map_err(mdb_txn_begin(mb->env, NULL, 0, &t));
+  int rc = kith_mdb_err(mdb_txn_begin(mb->env, NULL, 0, &t));
   if (!rc)
     rc = meta_get(t, mb->meta, "eid", b, 8);
   if (!rc) {
-    ty.eid = be_get(b, 8);
+    ty.eid = kith_be_get(b, 8);
     rc = meta_get(t, mb->meta, "total", b, TOTAL_VAL);
   }
   if (rc)
     goto out;
-  ty.count = be_get(b, 8), ty.bytes = be_get(b + 8, 8), ty.boxes = be_get(b + 16, 8);
+  ty.count = kith_be_get(b, 8), ty.bytes = kith_be_get(b + 8, 8),
+  ty.boxes = kith_be_get(b + 16, 8);
   for (size_t i = 0; i < n && rc == 0; i++) {
     struct kith_mb_op *op = &ops[i];
     if (op->kind == KITH_MB_PUT)
@@ -543,15 +501,16 @@ static int apply_once(kith_mailbox *mb, struct kith_mb_op *ops, size_t n,
   if (!rc && sweep)
     rc = sweep_expired(mb, t, &ty, now_s, sweep, swept);
   if (!rc) {
-    be_put(b, ty.eid, 8);
+    kith_be_put(b, ty.eid, 8);
     rc = meta_put(t, mb->meta, "eid", b, 8);
   }
   if (!rc) {
-    be_put(b, ty.count, 8), be_put(b + 8, ty.bytes, 8), be_put(b + 16, ty.boxes, 8);
+    kith_be_put(b, ty.count, 8), kith_be_put(b + 8, ty.bytes, 8),
+        kith_be_put(b + 16, ty.boxes, 8);
     rc = meta_put(t, mb->meta, "total", b, TOTAL_VAL);
   }
   if (!rc) {
-    rc = map_err(mdb_txn_commit(t)); /* fsync: the point of it all */
+    rc = kith_mdb_err(mdb_txn_commit(t)); /* fsync: the point of it all */
     t = NULL;
   }
 out:
@@ -590,7 +549,7 @@ static int read_begin(kith_mailbox *mb)
     mdb_txn_abort(mb->rtxn);
     mb->rtxn = NULL;
   }
-  return map_err(rc);
+  return kith_mdb_err(rc);
 }
 
 static void read_end(kith_mailbox *mb)
@@ -611,7 +570,7 @@ int kith_mailbox_next(kith_mailbox *mb, const uint8_t owner[static KITH_RMSG_KEY
     rc = KITH_ENOTFOUND;
     goto out;
   }
-  if ((rc = map_err(mdb_cursor_open(mb->rtxn, mb->envs, &c))) != 0)
+  if ((rc = kith_mdb_err(mdb_cursor_open(mb->rtxn, mb->envs, &c))) != 0)
     goto out;
   env_key(ek, owner, after + 1);
   MDB_val k = {ENV_KEY, ek}, v;
@@ -625,10 +584,10 @@ int kith_mailbox_next(kith_mailbox *mb, const uint8_t owner[static KITH_RMSG_KEY
       break;
     }
     const uint8_t *p = v.mv_data;
-    uint64_t expiry = be_get(p + BOX_LEN, 8);
+    uint64_t expiry = kith_be_get(p + BOX_LEN, 8);
     if (expiry <= now_s)
       continue; /* expired: the next sweep deletes it */
-    out->eid = be_get((const uint8_t *)k.mv_data + KEY_LEN, 8);
+    out->eid = kith_be_get((const uint8_t *)k.mv_data + KEY_LEN, 8);
     memcpy(out->box, p, BOX_LEN);
     out->size = v.mv_size - ENV_HDR;
     out->expiry = expiry;
@@ -636,7 +595,7 @@ int kith_mailbox_next(kith_mailbox *mb, const uint8_t owner[static KITH_RMSG_KEY
     break;
   }
   if (m != 0 && m != MDB_NOTFOUND)
-    rc = map_err(m);
+    rc = kith_mdb_err(m);
 out:
   if (c)
     mdb_cursor_close(c);
@@ -653,7 +612,7 @@ int kith_mailbox_read(kith_mailbox *mb, const uint8_t owner[static KITH_RMSG_KEY
     return rc;
   env_key(ek, owner, eid);
   MDB_val k = {ENV_KEY, ek}, v;
-  rc = map_err(mdb_get(mb->rtxn, mb->envs, &k, &v));
+  rc = kith_mdb_err(mdb_get(mb->rtxn, mb->envs, &k, &v));
   if (rc == 0 && v.mv_size < ENV_HDR)
     rc = KITH_ECORRUPT;
   if (rc == 0 && (off > v.mv_size - ENV_HDR || len > v.mv_size - ENV_HDR - off))
@@ -675,15 +634,15 @@ int kith_mailbox_usage(kith_mailbox *mb, const uint8_t *owner, uint64_t *count,
   if (!owner) {
     rc = meta_get(mb->rtxn, mb->meta, "total", b, TOTAL_VAL);
     if (rc == 0)
-      c = be_get(b, 8), y = be_get(b + 8, 8), x = be_get(b + 16, 8);
+      c = kith_be_get(b, 8), y = kith_be_get(b + 8, 8), x = kith_be_get(b + 16, 8);
   } else {
     MDB_val k = {KEY_LEN, (void *)owner}, v;
-    rc = map_err(mdb_get(mb->rtxn, mb->owners, &k, &v));
+    rc = kith_mdb_err(mdb_get(mb->rtxn, mb->owners, &k, &v));
     if (rc == 0 && v.mv_size != OWNER_VAL)
       rc = KITH_ECORRUPT;
     if (rc == 0) {
       const uint8_t *p = v.mv_data;
-      c = be_get(p, 4), y = be_get(p + 4, 8), x = be_get(p + 12, 4);
+      c = kith_be_get(p, 4), y = kith_be_get(p + 4, 8), x = kith_be_get(p + 12, 4);
     } else if (rc == KITH_ENOTFOUND) {
       rc = 0; /* an owner with nothing stored */
     }

@@ -43,10 +43,10 @@ static int pn_load(kith_txn *txn, const uint8_t *pk, struct pn *out)
   if (rc == KITH_ENOTFOUND)
     return 0;
   if (rc == 0 && vl == PN_LEN) {
-    out->next = kith__be64_get(v);
-    out->last_ms = kith__be64_get(v + 8);
-    out->their_seen = kith__be64_get(v + 16);
-    out->seen = kith__be64_get(v + 24);
+    out->next = kith_be_get(v, 8);
+    out->last_ms = kith_be_get(v + 8, 8);
+    out->their_seen = kith_be_get(v + 16, 8);
+    out->seen = kith_be_get(v + 24, 8);
     out->owed = v[32] != 0;
     if (out->next == 0)
       out->next = 1;
@@ -59,10 +59,10 @@ static int pn_save(kith_txn *txn, const uint8_t *pk, const struct pn *p)
 {
   uint8_t k[34], v[PN_LEN];
   key_of(k, "pn", pk, NULL);
-  kith__be64_put(v, p->next);
-  kith__be64_put(v + 8, p->last_ms);
-  kith__be64_put(v + 16, p->their_seen);
-  kith__be64_put(v + 24, p->seen);
+  kith_be_put(v, p->next, 8);
+  kith_be_put(v + 8, p->last_ms, 8);
+  kith_be_put(v + 16, p->their_seen, 8);
+  kith_be_put(v + 24, p->seen, 8);
   v[32] = p->owed;
   return kith_local_put(txn, k, sizeof k, v, sizeof v);
 }
@@ -79,7 +79,7 @@ static int pc_load(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
   if (rc == KITH_ENOTFOUND)
     return 0;
   if (rc == 0 && vl == PC_LEN && sodium_memcmp(v, epoch, KITH_EPOCH_LEN) == 0)
-    *sent = kith__be64_get(v + KITH_EPOCH_LEN);
+    *sent = kith_be_get(v + KITH_EPOCH_LEN, 8);
   free(v);
   return rc;
 }
@@ -90,7 +90,7 @@ static int pc_save(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
   uint8_t k[50], v[PC_LEN];
   key_of(k, "pc", pk, gid);
   memcpy(v, epoch, KITH_EPOCH_LEN);
-  kith__be64_put(v + KITH_EPOCH_LEN, sent);
+  kith_be_put(v + KITH_EPOCH_LEN, sent, 8);
   return kith_local_put(txn, k, sizeof k, v, sizeof v);
 }
 
@@ -116,8 +116,8 @@ static int rg_load(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
     memcpy(r->epoch, v, KITH_EPOCH_LEN);
     r->n = (int)((vl - KITH_EPOCH_LEN) / 16);
     for (int i = 0; i < r->n; i++) {
-      r->from[i] = kith__be64_get(v + KITH_EPOCH_LEN + 16 * i);
-      r->to[i] = kith__be64_get(v + KITH_EPOCH_LEN + 16 * i + 8);
+      r->from[i] = kith_be_get(v + KITH_EPOCH_LEN + 16 * i, 8);
+      r->to[i] = kith_be_get(v + KITH_EPOCH_LEN + 16 * i + 8, 8);
     }
   }
   free(v);
@@ -135,8 +135,8 @@ static int rg_save(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
   }
   memcpy(v, r->epoch, KITH_EPOCH_LEN);
   for (int i = 0; i < r->n; i++) {
-    kith__be64_put(v + KITH_EPOCH_LEN + 16 * i, r->from[i]);
-    kith__be64_put(v + KITH_EPOCH_LEN + 16 * i + 8, r->to[i]);
+    kith_be_put(v + KITH_EPOCH_LEN + 16 * i, r->from[i], 8);
+    kith_be_put(v + KITH_EPOCH_LEN + 16 * i + 8, r->to[i], 8);
   }
   return kith_local_put(txn, k, sizeof k, v, KITH_EPOCH_LEN + 16 * (size_t)r->n);
 }
@@ -739,7 +739,7 @@ int kith_inbox_apply(kith_inbox *ib, const uint8_t from[static 32], const uint8_
   if (rc == 0) {
     uint8_t lk[2 + 32], t[8];
     key_of(lk, "ls", d->pk, NULL);
-    kith__be64_put(t, ib->now());
+    kith_be_put(t, ib->now(), 8);
     rc = kith_local_put(txn, lk, sizeof lk, t, sizeof t);
   }
   if (rc == 0) /* what it taught: my devices, my partnerships */

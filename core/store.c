@@ -12,6 +12,7 @@
 
 #include "core/fold.h"
 #include "core/model.h"
+#include "proto/be.h"
 #include "proto/hex.h"
 
 /*
@@ -108,7 +109,7 @@ static int kind_of(const struct kith_value *v)
   return v && v->p[0] ? kith_kind_by_name(v->p[0]) : 0;
 }
 
-static int map_err(int rc)
+int kith_mdb_err(int rc)
 {
   switch (rc) {
   case 0:
@@ -116,6 +117,7 @@ static int map_err(int rc)
   case MDB_NOTFOUND:
     return KITH_ENOTFOUND;
   case MDB_MAP_FULL:
+  case MDB_TXN_FULL:
   case ENOSPC:
   case EFBIG:
   case EDQUOT:
@@ -139,20 +141,6 @@ static int map_err(int rc)
   }
 }
 
-static void be_put(uint8_t *p, uint64_t v, int n)
-{
-  for (int i = n - 1; i >= 0; i--, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-static uint64_t be_get(const uint8_t *p, int n)
-{
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++)
-    v = v << 8 | p[i];
-  return v;
-}
-
 /* ---- meta ---------------------------------------------------------------- */
 
 static int meta_get(kith_txn *t, const char *k, void *buf, size_t *len)
@@ -160,7 +148,7 @@ static int meta_get(kith_txn *t, const char *k, void *buf, size_t *len)
   MDB_val key = {strlen(k), (void *)k}, val;
   int rc = mdb_get(t->txn, t->st->meta, &key, &val);
   if (rc)
-    return map_err(rc);
+    return kith_mdb_err(rc);
   if (val.mv_size > *len)
     return KITH_ECORRUPT;
   memcpy(buf, val.mv_data, val.mv_size);
@@ -180,7 +168,7 @@ static int meta_get_exact(kith_txn *t, const char *k, void *buf, size_t len)
 static int meta_put(kith_txn *t, const char *k, const void *buf, size_t len)
 {
   MDB_val key = {strlen(k), (void *)k}, val = {len, (void *)buf};
-  return map_err(mdb_put(t->txn, t->st->meta, &key, &val, 0));
+  return kith_mdb_err(mdb_put(t->txn, t->st->meta, &key, &val, 0));
 }
 
 static int meta_get_u64(kith_txn *t, const char *k, uint64_t *v)
@@ -188,14 +176,14 @@ static int meta_get_u64(kith_txn *t, const char *k, uint64_t *v)
   uint8_t b[8];
   int rc = meta_get_exact(t, k, b, 8);
   if (rc == 0)
-    *v = be_get(b, 8);
+    *v = kith_be_get(b, 8);
   return rc;
 }
 
 static int meta_put_u64(kith_txn *t, const char *k, uint64_t v)
 {
   uint8_t b[8];
-  be_put(b, v, 8);
+  kith_be_put(b, v, 8);
   return meta_put(t, k, b, 8);
 }
 
@@ -246,7 +234,7 @@ static int env_open(const char *home, const struct kith_store_opts *opts,
   }
   if (rc) {
     free(st);
-    return rc == ENOENT ? KITH_ENOSTORE : map_err(rc);
+    return rc == ENOENT ? KITH_ENOSTORE : kith_mdb_err(rc);
   }
   int dead = 0;
   if (!st->rdonly)
@@ -282,8 +270,8 @@ static int file_id(const char *home, uint8_t out[16])
     return KITH_EINVAL;
   if (stat(path, &sb) != 0)
     return KITH_EIO;
-  be_put(out, (uint64_t)sb.st_dev, 8);
-  be_put(out + 8, (uint64_t)sb.st_ino, 8);
+  kith_be_put(out, (uint64_t)sb.st_dev, 8);
+  kith_be_put(out + 8, (uint64_t)sb.st_ino, 8);
   return 0;
 }
 
@@ -303,7 +291,7 @@ static int raw_begin(kith_store *st, bool write, kith_txn **out)
   }
   if (rc) {
     free(t);
-    return map_err(rc);
+    return kith_mdb_err(rc);
   }
   *out = t;
   return 0;
@@ -339,7 +327,8 @@ static int open_all(kith_store *st, bool create_and_migrate, uint32_t from,
   if (rc)
     return rc;
   rc = open_dbis(t, create_and_migrate ? MDB_CREATE : 0);
-  rc = rc == MDB_NOTFOUND ? KITH_ECORRUPT : map_err(rc); /* a database is missing */
+  rc =
+      rc == MDB_NOTFOUND ? KITH_ECORRUPT : kith_mdb_err(rc); /* a database is missing */
   for (uint32_t v = from; rc == 0 && v < KITH_SCHEMA_VERSION; v++) {
     rc = migrations[v](t);
     if (rc == 0)
@@ -373,11 +362,11 @@ static int read_header(kith_store *st, uint32_t *schema, uint8_t fid[16])
   rc = mdb_dbi_open(t->txn, "meta", 0, &st->meta);
   if (rc) {
     kith_txn_abort(t);
-    return rc == MDB_NOTFOUND ? KITH_ECORRUPT : map_err(rc);
+    return rc == MDB_NOTFOUND ? KITH_ECORRUPT : kith_mdb_err(rc);
   }
   rc = meta_get_exact(t, "schema", b, 4);
   if (rc == 0 && schema)
-    *schema = (uint32_t)be_get(b, 4);
+    *schema = (uint32_t)kith_be_get(b, 4);
   if (rc == 0)
     rc = meta_get_exact(t, "device", st->device_id, KITH_DEVICE_ID_LEN);
   if (rc == 0 && fid)
@@ -457,7 +446,7 @@ int kith_store_init(const char *home, const char *name, const char *label,
   if (stat(path, &sb) == 0)
     return KITH_EEXISTS;
   if (mkdir(home, 0700) != 0 && errno != EEXIST)
-    return errno == ENOENT ? KITH_EIO : map_err(errno);
+    return errno == ENOENT ? KITH_EIO : kith_mdb_err(errno);
   kith_store *st = NULL;
   kith_txn *t = NULL;
   uint8_t pk[KITH_PK_LEN], sk[KITH_SK_LEN], epoch[KITH_EPOCH_LEN], b[4], fid[16];
@@ -467,14 +456,14 @@ int kith_store_init(const char *home, const char *name, const char *label,
   rc = raw_begin(st, true, &t);
   if (rc)
     goto out;
-  rc = map_err(open_dbis(t, MDB_CREATE));
+  rc = kith_mdb_err(open_dbis(t, MDB_CREATE));
   if (rc)
     goto out;
   crypto_sign_keypair(pk, sk);
   crypto_generichash(st->device_id, KITH_DEVICE_ID_LEN, pk, sizeof pk,
                      (const uint8_t *)"kith device id v1", 17);
   randombytes_buf(epoch, sizeof epoch);
-  be_put(b, KITH_SCHEMA_VERSION, 4);
+  kith_be_put(b, KITH_SCHEMA_VERSION, 4);
   rc = meta_put(t, "schema", b, 4);
   if (rc == 0)
     rc = meta_put(t, "pk", pk, sizeof pk);
@@ -545,7 +534,7 @@ int kith_txn_commit(kith_txn *t)
   free(t->cur.regs);
   rc = mdb_txn_commit(t->txn);
   free(t);
-  return map_err(rc);
+  return kith_mdb_err(rc);
 }
 
 void kith_txn_abort(kith_txn *t)
@@ -585,7 +574,7 @@ int kith_txn_identity(kith_txn *t, struct kith_identity *id)
   if (rc == 0)
     rc = meta_get_exact(t, "schema", b, 4);
   if (rc == 0)
-    id->schema = (uint32_t)be_get(b, 4);
+    id->schema = (uint32_t)kith_be_get(b, 4);
   memcpy(id->device_id, t->st->device_id, KITH_DEVICE_ID_LEN);
   return rc;
 }
@@ -606,7 +595,7 @@ int kith_txn_secret_key(kith_txn *t, uint8_t sk[static KITH_SK_LEN])
 int kith_txn_set_schema(kith_txn *t, uint32_t version)
 {
   uint8_t b[4];
-  be_put(b, version, 4);
+  kith_be_put(b, version, 4);
   return meta_put(t, "schema", b, 4);
 }
 
@@ -675,7 +664,7 @@ static int read_record(kith_txn *t, const uint8_t ent[KITH_ID_LEN],
   MDB_val key = {KITH_ID_LEN, (void *)ent}, val;
   int rc = mdb_get(t->txn, t->st->recs, &key, &val);
   if (rc)
-    return map_err(rc);
+    return kith_mdb_err(rc);
   rc = kith_rec_decode(val.mv_data, val.mv_size, ent, regs, n);
   return rc == KITH_EBADMSG ? KITH_ECORRUPT : rc;
 }
@@ -712,21 +701,21 @@ static int flush(kith_txn *t)
     uint8_t lk[12];
     if (after[s] == c->was[s])
       continue;
-    be_put(lk, c->sp[s], 4);
+    kith_be_put(lk, c->sp[s], 4);
     if (c->was[s]) {
-      be_put(lk + 4, c->was[s], 8);
+      kith_be_put(lk + 4, c->was[s], 8);
       MDB_val key = {12, lk};
       int d = mdb_del(t->txn, t->st->log, &key, NULL);
-      rc = d == MDB_NOTFOUND ? 0 : map_err(d);
+      rc = d == MDB_NOTFOUND ? 0 : kith_mdb_err(d);
     }
     if (rc == 0 && after[s]) {
       uint8_t v[KITH_ID_LEN + KITH_LOG_TAG_LEN];
       memcpy(v, c->ent, KITH_ID_LEN);
       memcpy(v + KITH_ID_LEN, c->tag[s], KITH_LOG_TAG_LEN);
-      be_put(lk + 4, after[s], 8);
+      kith_be_put(lk + 4, after[s], 8);
       MDB_val key = {12, lk},
               val = {c->tagged[s] && after[s] == c->now[s] ? sizeof v : KITH_ID_LEN, v};
-      rc = map_err(mdb_put(t->txn, t->st->log, &key, &val, 0));
+      rc = kith_mdb_err(mdb_put(t->txn, t->st->log, &key, &val, 0));
     }
     c->was[s] = after[s];
   }
@@ -737,7 +726,7 @@ static int flush(kith_txn *t)
   if ((rc = kith_rec_encode(c->regs, c->n, &buf, &len)) != 0)
     return rc;
   MDB_val key = {KITH_ID_LEN, c->ent}, val = {len, buf};
-  rc = map_err(mdb_put(t->txn, t->st->recs, &key, &val, 0));
+  rc = kith_mdb_err(mdb_put(t->txn, t->st->recs, &key, &val, 0));
   free(buf);
   if (rc == 0)
     c->dirty = false;
@@ -879,13 +868,13 @@ static int idx_del(kith_txn *t, MDB_dbi dbi, void *k, size_t n)
 {
   MDB_val key = {n, k};
   int rc = mdb_del(t->txn, dbi, &key, NULL);
-  return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+  return rc == MDB_NOTFOUND ? 0 : kith_mdb_err(rc);
 }
 
 static int idx_put(kith_txn *t, MDB_dbi dbi, void *k, size_t n)
 {
   MDB_val key = {n, k}, val = {0, ""};
-  return map_err(mdb_put(t->txn, dbi, &key, &val, 0));
+  return kith_mdb_err(mdb_put(t->txn, dbi, &key, &val, 0));
 }
 
 /* Adds (add=true) or removes the index entries that register r's live value
@@ -1070,7 +1059,7 @@ static int each_prefix(kith_txn *t, MDB_dbi dbi, const uint8_t *prefix, size_t p
   int rc = flush(t);
   if (rc)
     return rc;
-  rc = map_err(mdb_cursor_open(t->txn, dbi, &c));
+  rc = kith_mdb_err(mdb_cursor_open(t->txn, dbi, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
@@ -1083,7 +1072,7 @@ static int each_prefix(kith_txn *t, MDB_dbi dbi, const uint8_t *prefix, size_t p
       break;
   }
   if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
-    rc = map_err(m);
+    rc = kith_mdb_err(m);
   mdb_cursor_close(c);
   return rc;
 }
@@ -1153,7 +1142,7 @@ int kith_record_resolve(kith_txn *t, int kind, const char *prefix,
   int rc = flush(t);
   if (rc)
     return rc;
-  rc = map_err(mdb_cursor_open(t->txn, t->st->kinds, &c));
+  rc = kith_mdb_err(mdb_cursor_open(t->txn, t->st->kinds, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
@@ -1166,7 +1155,7 @@ int kith_record_resolve(kith_txn *t, int kind, const char *prefix,
   }
   mdb_cursor_close(c);
   if (m != 0 && m != MDB_NOTFOUND)
-    return map_err(m);
+    return kith_mdb_err(m);
   return found == 0 ? KITH_ENOTFOUND : found > 1 ? KITH_EAMBIGUOUS : 0;
 }
 
@@ -1213,17 +1202,17 @@ int kith_log_records(kith_txn *t, uint32_t space, uint64_t after,
 {
   MDB_cursor *c = NULL;
   uint8_t lk[12];
-  be_put(lk, space, 4);
-  be_put(lk + 4, after + 1, 8);
+  kith_be_put(lk, space, 4);
+  kith_be_put(lk + 4, after + 1, 8);
   MDB_val key = {12, lk}, val;
   int rc = flush(t);
   if (rc == 0)
-    rc = map_err(mdb_cursor_open(t->txn, t->st->log, &c));
+    rc = kith_mdb_err(mdb_cursor_open(t->txn, t->st->log, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
   for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-    if (key.mv_size != 12 || be_get(key.mv_data, 4) != space)
+    if (key.mv_size != 12 || kith_be_get(key.mv_data, 4) != space)
       break;
     struct kith_reg *regs = NULL;
     size_t n = 0, k = 0;
@@ -1231,7 +1220,7 @@ int kith_log_records(kith_txn *t, uint32_t space, uint64_t after,
       rc = KITH_ECORRUPT;
       break;
     }
-    uint64_t seq = be_get((const uint8_t *)key.mv_data + 4, 8);
+    uint64_t seq = kith_be_get((const uint8_t *)key.mv_data + 4, 8);
     uint8_t ent[KITH_ID_LEN], tag[KITH_LOG_TAG_LEN] = {0};
     memcpy(ent, val.mv_data, KITH_ID_LEN);
     if (val.mv_size > KITH_ID_LEN)
@@ -1258,7 +1247,7 @@ int kith_log_records(kith_txn *t, uint32_t space, uint64_t after,
       break;
   }
   if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
-    rc = map_err(m);
+    rc = kith_mdb_err(m);
   mdb_cursor_close(c);
   return rc;
 }
@@ -1268,18 +1257,18 @@ int kith_log_count(kith_txn *t, uint32_t space, uint64_t after, const uint8_t *t
 {
   MDB_cursor *c = NULL;
   uint8_t lk[12];
-  be_put(lk, space, 4);
-  be_put(lk + 4, after + 1, 8);
+  kith_be_put(lk, space, 4);
+  kith_be_put(lk + 4, after + 1, 8);
   MDB_val key = {12, lk}, val;
   *out = 0;
   int rc = flush(t);
   if (rc == 0)
-    rc = map_err(mdb_cursor_open(t->txn, t->st->log, &c));
+    rc = kith_mdb_err(mdb_cursor_open(t->txn, t->st->log, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
   for (; m == 0; m = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-    if (key.mv_size != 12 || be_get(key.mv_data, 4) != space)
+    if (key.mv_size != 12 || kith_be_get(key.mv_data, 4) != space)
       break;
     if (tag_skip && val.mv_size == KITH_ID_LEN + KITH_LOG_TAG_LEN &&
         memcmp((const uint8_t *)val.mv_data + KITH_ID_LEN, tag_skip,
@@ -1288,7 +1277,7 @@ int kith_log_count(kith_txn *t, uint32_t space, uint64_t after, const uint8_t *t
     (*out)++;
   }
   if (m != 0 && m != MDB_NOTFOUND)
-    rc = map_err(m);
+    rc = kith_mdb_err(m);
   mdb_cursor_close(c);
   return rc;
 }
@@ -1346,7 +1335,7 @@ int kith_reg_each(kith_txn *t, kith_reg_cb cb, void *arg)
   MDB_val key, val;
   int rc = flush(t);
   if (rc == 0)
-    rc = map_err(mdb_cursor_open(t->txn, t->st->recs, &c));
+    rc = kith_mdb_err(mdb_cursor_open(t->txn, t->st->recs, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &key, &val, MDB_FIRST);
@@ -1368,7 +1357,7 @@ int kith_reg_each(kith_txn *t, kith_reg_cb cb, void *arg)
       break;
   }
   if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
-    rc = map_err(m);
+    rc = kith_mdb_err(m);
   mdb_cursor_close(c);
   return rc;
 }
@@ -1402,11 +1391,11 @@ static int reindex_one(void *arg, const struct kith_reg *r)
 
 int kith_txn_reindex(kith_txn *t)
 {
-  int rc = map_err(mdb_drop(t->txn, t->st->kinds, 0));
+  int rc = kith_mdb_err(mdb_drop(t->txn, t->st->kinds, 0));
   if (rc == 0)
-    rc = map_err(mdb_drop(t->txn, t->st->tags, 0));
+    rc = kith_mdb_err(mdb_drop(t->txn, t->st->tags, 0));
   if (rc == 0)
-    rc = map_err(mdb_drop(t->txn, t->st->notes, 0));
+    rc = kith_mdb_err(mdb_drop(t->txn, t->st->notes, 0));
   if (rc == 0)
     rc = kith_reg_each(t, reindex_one, t);
   return rc;
@@ -1422,7 +1411,7 @@ int kith_local_get(kith_txn *t, const void *key, size_t klen, uint8_t **val,
     return KITH_EINVAL;
   int rc = mdb_get(t->txn, t->st->local, &k, &v);
   if (rc)
-    return map_err(rc);
+    return kith_mdb_err(rc);
   if (!(*val = malloc(v.mv_size ? v.mv_size : 1)))
     return KITH_ENOMEM;
   memcpy(*val, v.mv_data, v.mv_size);
@@ -1438,7 +1427,7 @@ int kith_local_put(kith_txn *t, const void *key, size_t klen, const void *val,
     return KITH_EINVAL;
   if (klen == 0 || klen > 400)
     return KITH_EINVAL;
-  return map_err(mdb_put(t->txn, t->st->local, &k, &v, 0));
+  return kith_mdb_err(mdb_put(t->txn, t->st->local, &k, &v, 0));
 }
 
 int kith_local_del(kith_txn *t, const void *key, size_t klen)
@@ -1446,7 +1435,7 @@ int kith_local_del(kith_txn *t, const void *key, size_t klen)
   MDB_val k = {klen, (void *)key};
   if (!t->write)
     return KITH_EINVAL;
-  return map_err(mdb_del(t->txn, t->st->local, &k, NULL));
+  return kith_mdb_err(mdb_del(t->txn, t->st->local, &k, NULL));
 }
 
 int kith_local_each(kith_txn *t, const void *prefix, size_t plen, kith_local_cb cb,
@@ -1454,7 +1443,7 @@ int kith_local_each(kith_txn *t, const void *prefix, size_t plen, kith_local_cb 
 {
   MDB_cursor *c = NULL;
   MDB_val k = {plen, (void *)prefix}, v;
-  int rc = map_err(mdb_cursor_open(t->txn, t->st->local, &c));
+  int rc = kith_mdb_err(mdb_cursor_open(t->txn, t->st->local, &c));
   if (rc)
     return rc;
   int m = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
@@ -1465,7 +1454,7 @@ int kith_local_each(kith_txn *t, const void *prefix, size_t plen, kith_local_cb 
       break;
   }
   if (rc == 0 && m != 0 && m != MDB_NOTFOUND)
-    rc = map_err(m);
+    rc = kith_mdb_err(m);
   mdb_cursor_close(c);
   return rc;
 }

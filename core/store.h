@@ -74,6 +74,11 @@ struct kith_identity {
   uint32_t schema;
 };
 
+/* An LMDB (or errno) code as a KITH_E code: full disk or map KITH_EFULL, read-only
+ * KITH_EREADONLY, corrupt or another LMDB's file KITH_ECORRUPT, no reader slot
+ * KITH_EBUSY, the rest KITH_EIO (also for the relay's mailbox store). */
+int kith_mdb_err(int rc);
+
 /* Creates a store in home (made 0700 if missing) with a new Ed25519 device key,
  * and opens it. Errors: KITH_EEXISTS if a store is there, KITH_EIO, KITH_EFULL. */
 int kith_store_init(const char *home, const char *name, const char *label,

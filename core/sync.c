@@ -492,7 +492,7 @@ static int save_round(kith_sync *s)
     uint8_t lk[2 + KITH_ED25519_PK_LEN], t[8];
     memcpy(lk, "ls", 2);
     memcpy(lk + 2, s->pk, KITH_ED25519_PK_LEN);
-    kith__be64_put(t, s->now());
+    kith_be_put(t, s->now(), 8);
     rc = kith_local_put(txn, lk, sizeof lk, t, sizeof t);
   }
   if (rc == 0)
@@ -798,7 +798,7 @@ int kith_sync_status(kith_txn *txn, const uint8_t remote_pk[static KITH_ED25519_
   memcpy(lk + 2, remote_pk, KITH_ED25519_PK_LEN);
   int rc = kith_local_get(txn, lk, sizeof lk, &v, &vl);
   if (rc == 0 && vl == 8)
-    out->last_ms = kith__be64_get(v);
+    out->last_ms = kith_be_get(v, 8);
   free(v);
   if (rc && rc != KITH_ENOTFOUND)
     return rc;

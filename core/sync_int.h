@@ -7,6 +7,7 @@
 #define KITH_SYNC_INT_H
 
 #include "core/sync.h"
+#include "proto/be.h"
 
 #define KITH__WHY_LEN 256
 
@@ -73,8 +74,5 @@ int kith__tx_load(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
                   struct kith__tx *out) KITH_MUST_CHECK;
 int kith__tx_save(kith_txn *txn, const uint8_t *pk, const uint8_t *gid,
                   const struct kith__tx *t) KITH_MUST_CHECK;
-
-void kith__be64_put(uint8_t *p, uint64_t v);
-uint64_t kith__be64_get(const uint8_t *p);
 
 #endif

@@ -128,3 +128,34 @@ int kith_mp_fix_write(void *data, const char *buf, size_t n)
   f->len += n;
   return 0;
 }
+
+int kith_mp_get_bin(const msgpack_object *o, uint8_t *dst, size_t n)
+{
+  if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
+    return KITH_EBADMSG;
+  if (n)
+    memcpy(dst, o->via.bin.ptr, n);
+  return 0;
+}
+
+int kith_mp_get_u64(const msgpack_object *o, uint64_t *v)
+{
+  if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return KITH_EBADMSG;
+  *v = o->via.u64;
+  return 0;
+}
+
+int kith_mp_get_u32(const msgpack_object *o, uint32_t *v)
+{
+  uint64_t x;
+  if (kith_mp_get_u64(o, &x) != 0 || x > UINT32_MAX)
+    return KITH_EBADMSG;
+  *v = (uint32_t)x;
+  return 0;
+}
+
+int kith_mp_pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
+{
+  return msgpack_pack_bin(pk, n) | msgpack_pack_bin_body(pk, b, n);
+}

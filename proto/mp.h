@@ -29,6 +29,15 @@ struct kith_mp_fixbuf {
 };
 int kith_mp_fix_write(void *data, const char *buf, size_t n);
 
+/* Fields of an unpacked message, for decoders: 0, or KITH_EBADMSG if o is not of
+ * the type (a bin of exactly n bytes; an unsigned integer, within 32 bits for
+ * kith_mp_get_u32). */
+int kith_mp_get_bin(const msgpack_object *o, uint8_t *dst, size_t n);
+int kith_mp_get_u64(const msgpack_object *o, uint64_t *v);
+int kith_mp_get_u32(const msgpack_object *o, uint32_t *v);
+/* Packs b (n bytes) as one bin: msgpack-c's result (0 on success). */
+int kith_mp_pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n);
+
 /* Moves an sbuffer's bytes to the caller (*out, *len): the sbuffer is left empty. */
 void kith_mp_take(msgpack_sbuffer *sb, uint8_t **out, size_t *len);
 

@@ -22,11 +22,6 @@ static int pack_str(msgpack_packer *pk, const char *s, size_t n)
   return msgpack_pack_str(pk, n) | msgpack_pack_str_body(pk, s, n);
 }
 
-static int pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
-{
-  return msgpack_pack_bin(pk, n) | msgpack_pack_bin_body(pk, b, n);
-}
-
 static bool is_sync(uint64_t type)
 {
   return type >= KITH_MSG_SYNC_FIRST && type <= KITH_MSG_TYPE_MAX;
@@ -66,11 +61,11 @@ int kith_msg_encode(const struct kith_msg *m, uint8_t *out, size_t cap, size_t *
     e = msgpack_pack_array(&pk, 7);
     e |= msgpack_pack_uint8(&pk, KITH_MSG_VERSION);
     e |= msgpack_pack_uint8(&pk, KITH_MSG_PAIR_ID);
-    e |= pack_bin(&pk, m->u.pair_id.pk, KITH_PAIR_PK_LEN);
+    e |= kith_mp_pack_bin(&pk, m->u.pair_id.pk, KITH_PAIR_PK_LEN);
     e |= pack_str(&pk, m->u.pair_id.name, (size_t)nn);
     e |= pack_str(&pk, m->u.pair_id.label, (size_t)nl);
     e |= m->u.pair_id.link ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    e |= pack_bin(&pk, m->u.pair_id.sig, KITH_PAIR_SIG_LEN);
+    e |= kith_mp_pack_bin(&pk, m->u.pair_id.sig, KITH_PAIR_SIG_LEN);
     break;
   }
   default:
@@ -106,14 +101,6 @@ static int get_str(const msgpack_object *o, size_t max, char *dst)
   if (o->via.str.size)
     memcpy(dst, o->via.str.ptr, o->via.str.size);
   dst[o->via.str.size] = '\0';
-  return 0;
-}
-
-static int get_bin(const msgpack_object *o, size_t n, uint8_t *dst)
-{
-  if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
-    return KITH_EBADMSG;
-  memcpy(dst, o->via.bin.ptr, n);
   return 0;
 }
 
@@ -206,10 +193,10 @@ int kith_msg_decode(const uint8_t *buf, size_t len, struct kith_msg *m)
     if (n != 7 || a[5].type != MSGPACK_OBJECT_BOOLEAN)
       break;
     m->u.pair_id.link = a[5].via.boolean;
-    if (get_bin(&a[2], KITH_PAIR_PK_LEN, m->u.pair_id.pk) ||
+    if (kith_mp_get_bin(&a[2], m->u.pair_id.pk, KITH_PAIR_PK_LEN) ||
         get_str(&a[3], KITH_PAIR_NAME_MAX, m->u.pair_id.name) ||
         get_str(&a[4], KITH_PAIR_LABEL_MAX, m->u.pair_id.label) ||
-        get_bin(&a[6], KITH_PAIR_SIG_LEN, m->u.pair_id.sig))
+        kith_mp_get_bin(&a[6], m->u.pair_id.sig, KITH_PAIR_SIG_LEN))
       break;
     rc = 0;
     break;

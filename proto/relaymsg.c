@@ -5,11 +5,6 @@
 #include "proto/mp.h"
 #include "proto/reg.h"
 
-static int pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
-{
-  return msgpack_pack_bin(pk, n) | msgpack_pack_bin_body(pk, b, n);
-}
-
 /* Fields after [1, type, ...] for each type; -1: not a relay type. */
 static int fields_of(int type)
 {
@@ -83,12 +78,12 @@ int kith_rmsg_encode(const struct kith_rmsg *m, uint8_t *out, size_t cap, size_t
     break;
   case KITH_RMSG_PUT:
     e |= msgpack_pack_uint32(&pk, m->req);
-    e |= pack_bin(&pk, m->owner, KITH_RMSG_KEY_LEN);
-    e |= pack_bin(&pk, m->box, KITH_RMSG_BOX_LEN);
+    e |= kith_mp_pack_bin(&pk, m->owner, KITH_RMSG_KEY_LEN);
+    e |= kith_mp_pack_bin(&pk, m->box, KITH_RMSG_BOX_LEN);
     e |= msgpack_pack_uint64(&pk, m->size);
     break;
   case KITH_RMSG_DATA:
-    e |= pack_bin(&pk, m->chunk, m->chunk_len);
+    e |= kith_mp_pack_bin(&pk, m->chunk, m->chunk_len);
     break;
   case KITH_RMSG_OK:
     e |= msgpack_pack_uint32(&pk, m->req);
@@ -107,7 +102,7 @@ int kith_rmsg_encode(const struct kith_rmsg *m, uint8_t *out, size_t cap, size_t
     break;
   case KITH_RMSG_MAIL:
     e |= msgpack_pack_uint64(&pk, m->eid);
-    e |= pack_bin(&pk, m->box, KITH_RMSG_BOX_LEN);
+    e |= kith_mp_pack_bin(&pk, m->box, KITH_RMSG_BOX_LEN);
     e |= msgpack_pack_uint64(&pk, m->size);
     break;
   case KITH_RMSG_DEL:
@@ -119,7 +114,7 @@ int kith_rmsg_encode(const struct kith_rmsg *m, uint8_t *out, size_t cap, size_t
   case KITH_RMSG_WAIT:
   case KITH_RMSG_JOIN:
     e |= msgpack_pack_uint32(&pk, m->req);
-    e |= pack_bin(&pk, m->tag, KITH_RMSG_TAG_LEN);
+    e |= kith_mp_pack_bin(&pk, m->tag, KITH_RMSG_TAG_LEN);
     break;
   }
   if (e)
@@ -149,31 +144,6 @@ int kith_rmsg_data_header(size_t len, uint8_t out[static KITH_RMSG_DATA_HDR_MAX]
 
 /* ---- decoding ---------------------------------------------------------- */
 
-static int get_bin(const msgpack_object *o, uint8_t *dst, size_t n)
-{
-  if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
-    return KITH_EBADMSG;
-  memcpy(dst, o->via.bin.ptr, n);
-  return 0;
-}
-
-static int get_u64(const msgpack_object *o, uint64_t *v)
-{
-  if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-    return KITH_EBADMSG;
-  *v = o->via.u64;
-  return 0;
-}
-
-static int get_u32(const msgpack_object *o, uint32_t *v)
-{
-  uint64_t x;
-  if (get_u64(o, &x) != 0 || x > UINT32_MAX)
-    return KITH_EBADMSG;
-  *v = (uint32_t)x;
-  return 0;
-}
-
 /* Decodes the fields of r->type from f[0..n). */
 static int get_fields(const msgpack_object *f, uint32_t n, struct kith_rmsg *r)
 {
@@ -181,13 +151,17 @@ static int get_fields(const msgpack_object *f, uint32_t n, struct kith_rmsg *r)
     return KITH_EBADMSG;
   switch (r->type) {
   case KITH_RMSG_INFO:
-    return get_u32(&f[0], &r->version) || get_u64(&f[1], &r->max_envelope) ||
-                   get_u64(&f[2], &r->ttl_s) || get_u32(&f[3], &r->flags)
+    return kith_mp_get_u32(&f[0], &r->version) ||
+                   kith_mp_get_u64(&f[1], &r->max_envelope) ||
+                   kith_mp_get_u64(&f[2], &r->ttl_s) ||
+                   kith_mp_get_u32(&f[3], &r->flags)
                ? KITH_EBADMSG
                : 0;
   case KITH_RMSG_PUT:
-    return get_u32(&f[0], &r->req) || get_bin(&f[1], r->owner, KITH_RMSG_KEY_LEN) ||
-                   get_bin(&f[2], r->box, KITH_RMSG_BOX_LEN) || get_u64(&f[3], &r->size)
+    return kith_mp_get_u32(&f[0], &r->req) ||
+                   kith_mp_get_bin(&f[1], r->owner, KITH_RMSG_KEY_LEN) ||
+                   kith_mp_get_bin(&f[2], r->box, KITH_RMSG_BOX_LEN) ||
+                   kith_mp_get_u64(&f[3], &r->size)
                ? KITH_EBADMSG
                : 0;
   case KITH_RMSG_DATA:
@@ -198,9 +172,11 @@ static int get_fields(const msgpack_object *f, uint32_t n, struct kith_rmsg *r)
     r->chunk_len = f[0].via.bin.size;
     return 0;
   case KITH_RMSG_OK:
-    return get_u32(&f[0], &r->req) || get_u64(&f[1], &r->value) ? KITH_EBADMSG : 0;
+    return kith_mp_get_u32(&f[0], &r->req) || kith_mp_get_u64(&f[1], &r->value)
+               ? KITH_EBADMSG
+               : 0;
   case KITH_RMSG_ERR:
-    if (get_u32(&f[0], &r->req) || get_u32(&f[1], &r->code) ||
+    if (kith_mp_get_u32(&f[0], &r->req) || kith_mp_get_u32(&f[1], &r->code) ||
         f[2].type != MSGPACK_OBJECT_STR || f[2].via.str.size > KITH_RMSG_TEXT_MAX ||
         !kith_utf8_valid(f[2].via.str.ptr, f[2].via.str.size))
       return KITH_EBADMSG;
@@ -209,27 +185,29 @@ static int get_fields(const msgpack_object *f, uint32_t n, struct kith_rmsg *r)
     r->text[f[2].via.str.size] = '\0';
     return 0;
   case KITH_RMSG_FETCH:
-    return get_u32(&f[0], &r->req) || get_u64(&f[1], &r->after) ||
-                   get_u64(&f[2], &r->max_bytes)
+    return kith_mp_get_u32(&f[0], &r->req) || kith_mp_get_u64(&f[1], &r->after) ||
+                   kith_mp_get_u64(&f[2], &r->max_bytes)
                ? KITH_EBADMSG
                : 0;
   case KITH_RMSG_MAIL:
-    return get_u64(&f[0], &r->eid) || get_bin(&f[1], r->box, KITH_RMSG_BOX_LEN) ||
-                   get_u64(&f[2], &r->size)
+    return kith_mp_get_u64(&f[0], &r->eid) ||
+                   kith_mp_get_bin(&f[1], r->box, KITH_RMSG_BOX_LEN) ||
+                   kith_mp_get_u64(&f[2], &r->size)
                ? KITH_EBADMSG
                : 0;
   case KITH_RMSG_DEL:
-    if (get_u32(&f[0], &r->req) || f[1].type != MSGPACK_OBJECT_ARRAY ||
+    if (kith_mp_get_u32(&f[0], &r->req) || f[1].type != MSGPACK_OBJECT_ARRAY ||
         f[1].via.array.size > KITH_RMSG_DEL_MAX || !r->eids)
       return KITH_EBADMSG;
     for (uint32_t i = 0; i < f[1].via.array.size; i++)
-      if (get_u64(&f[1].via.array.ptr[i], &r->eids[i]) != 0)
+      if (kith_mp_get_u64(&f[1].via.array.ptr[i], &r->eids[i]) != 0)
         return KITH_EBADMSG;
     r->neids = f[1].via.array.size;
     return 0;
   case KITH_RMSG_WAIT:
   case KITH_RMSG_JOIN:
-    return get_u32(&f[0], &r->req) || get_bin(&f[1], r->tag, KITH_RMSG_TAG_LEN)
+    return kith_mp_get_u32(&f[0], &r->req) ||
+                   kith_mp_get_bin(&f[1], r->tag, KITH_RMSG_TAG_LEN)
                ? KITH_EBADMSG
                : 0;
   }

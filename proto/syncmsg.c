@@ -4,11 +4,6 @@
 
 #include "proto/mp.h"
 
-static int pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
-{
-  return msgpack_pack_bin(pk, n) | msgpack_pack_bin_body(pk, b, n);
-}
-
 static int fields_of(int type)
 {
   switch (type) {
@@ -50,10 +45,10 @@ int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap, size_t
     for (size_t i = 0; i < s->nhello; i++) {
       const struct kith_sync_hello *h = &s->hello[i];
       e |= msgpack_pack_array(&pk, 5);
-      e |= pack_bin(&pk, h->space, KITH_SYNC_GID_LEN);
-      e |= pack_bin(&pk, h->epoch, KITH_SYNC_EPOCH_LEN);
+      e |= kith_mp_pack_bin(&pk, h->space, KITH_SYNC_GID_LEN);
+      e |= kith_mp_pack_bin(&pk, h->epoch, KITH_SYNC_EPOCH_LEN);
       e |= msgpack_pack_uint64(&pk, h->max);
-      e |= h->have_known ? pack_bin(&pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
+      e |= h->have_known ? kith_mp_pack_bin(&pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
                          : msgpack_pack_nil(&pk);
       e |= msgpack_pack_uint64(&pk, h->have_known ? h->have_seq : 0);
     }
@@ -61,25 +56,25 @@ int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap, size_t
   case KITH_SYNC_REGS:
     if (s->chunk_len > KITH_SYNC_CHUNK_MAX || (s->chunk_len && !s->chunk))
       return KITH_EINVAL;
-    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
-    e |= pack_bin(&pk, s->chunk, s->chunk_len);
+    e |= kith_mp_pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
+    e |= kith_mp_pack_bin(&pk, s->chunk, s->chunk_len);
     break;
   case KITH_SYNC_END:
     if (s->to <= s->from)
       return KITH_EINVAL;
-    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
-    e |= pack_bin(&pk, s->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= kith_mp_pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
+    e |= kith_mp_pack_bin(&pk, s->epoch, KITH_SYNC_EPOCH_LEN);
     e |= msgpack_pack_uint64(&pk, s->from);
     e |= msgpack_pack_uint64(&pk, s->to);
     e |= msgpack_pack_uint32(&pk, s->records);
     break;
   case KITH_SYNC_DONE:
-    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
+    e |= kith_mp_pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
     e |= msgpack_pack_uint32(&pk, s->status);
     break;
   case KITH_SYNC_ACK:
-    e |= pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
-    e |= pack_bin(&pk, s->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= kith_mp_pack_bin(&pk, s->space, KITH_SYNC_GID_LEN);
+    e |= kith_mp_pack_bin(&pk, s->epoch, KITH_SYNC_EPOCH_LEN);
     e |= msgpack_pack_uint64(&pk, s->seq);
     break;
   case KITH_SYNC_ROUND:
@@ -94,42 +89,18 @@ int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap, size_t
 
 /* ---- decoding ---------------------------------------------------------- */
 
-static int get_bin(const msgpack_object *o, uint8_t *dst, size_t n)
-{
-  if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
-    return KITH_EBADMSG;
-  memcpy(dst, o->via.bin.ptr, n);
-  return 0;
-}
-
-static int get_u64(const msgpack_object *o, uint64_t *v)
-{
-  if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-    return KITH_EBADMSG;
-  *v = o->via.u64;
-  return 0;
-}
-
-static int get_u32(const msgpack_object *o, uint32_t *v)
-{
-  uint64_t x;
-  if (get_u64(o, &x) != 0 || x > UINT32_MAX)
-    return KITH_EBADMSG;
-  *v = (uint32_t)x;
-  return 0;
-}
-
 static int get_hello(const msgpack_object *o, struct kith_sync_hello *h)
 {
   if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5)
     return KITH_EBADMSG;
   const msgpack_object *f = o->via.array.ptr;
-  if (get_bin(&f[0], h->space, KITH_SYNC_GID_LEN) || get_bin(&f[1], h->epoch, 16) ||
-      get_u64(&f[2], &h->max) || get_u64(&f[4], &h->have_seq))
+  if (kith_mp_get_bin(&f[0], h->space, KITH_SYNC_GID_LEN) ||
+      kith_mp_get_bin(&f[1], h->epoch, 16) || kith_mp_get_u64(&f[2], &h->max) ||
+      kith_mp_get_u64(&f[4], &h->have_seq))
     return KITH_EBADMSG;
   h->have_known = f[3].type != MSGPACK_OBJECT_NIL;
   if (h->have_known)
-    return get_bin(&f[3], h->have_epoch, KITH_SYNC_EPOCH_LEN);
+    return kith_mp_get_bin(&f[3], h->have_epoch, KITH_SYNC_EPOCH_LEN);
   memset(h->have_epoch, 0, sizeof h->have_epoch);
   return h->have_seq == 0 ? 0 : KITH_EBADMSG; /* one encoding of "nothing" */
 }
@@ -141,7 +112,7 @@ static int get_fields(const msgpack_object *f, uint32_t n, struct kith_smsg *s)
     return KITH_EBADMSG;
   switch (s->type) {
   case KITH_SYNC_HELLO:
-    if (get_u32(&f[0], &s->round) || f[1].type != MSGPACK_OBJECT_ARRAY ||
+    if (kith_mp_get_u32(&f[0], &s->round) || f[1].type != MSGPACK_OBJECT_ARRAY ||
         f[1].via.array.size > KITH_SYNC_HELLO_MAX || !s->hello)
       return KITH_EBADMSG;
     s->nhello = f[1].via.array.size;
@@ -150,26 +121,28 @@ static int get_fields(const msgpack_object *f, uint32_t n, struct kith_smsg *s)
         return KITH_EBADMSG;
     return 0;
   case KITH_SYNC_REGS:
-    if (get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
+    if (kith_mp_get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
         f[1].type != MSGPACK_OBJECT_BIN || f[1].via.bin.size > KITH_SYNC_CHUNK_MAX)
       return KITH_EBADMSG;
     s->chunk = (const uint8_t *)f[1].via.bin.ptr;
     s->chunk_len = f[1].via.bin.size;
     return 0; /* msgpack-c refers to bin bytes in place: chunk borrows the body */
   case KITH_SYNC_END:
-    if (get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
-        get_bin(&f[1], s->epoch, KITH_SYNC_EPOCH_LEN) || get_u64(&f[2], &s->from) ||
-        get_u64(&f[3], &s->to) || get_u32(&f[4], &s->records) || s->to <= s->from)
+    if (kith_mp_get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
+        kith_mp_get_bin(&f[1], s->epoch, KITH_SYNC_EPOCH_LEN) ||
+        kith_mp_get_u64(&f[2], &s->from) || kith_mp_get_u64(&f[3], &s->to) ||
+        kith_mp_get_u32(&f[4], &s->records) || s->to <= s->from)
       return KITH_EBADMSG;
     return 0;
   case KITH_SYNC_DONE:
-    return get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) || get_u32(&f[1], &s->status)
+    return kith_mp_get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
+                   kith_mp_get_u32(&f[1], &s->status)
                ? KITH_EBADMSG
                : 0;
   case KITH_SYNC_ACK:
-    return get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
-                   get_bin(&f[1], s->epoch, KITH_SYNC_EPOCH_LEN) ||
-                   get_u64(&f[2], &s->seq)
+    return kith_mp_get_bin(&f[0], s->space, KITH_SYNC_GID_LEN) ||
+                   kith_mp_get_bin(&f[1], s->epoch, KITH_SYNC_EPOCH_LEN) ||
+                   kith_mp_get_u64(&f[2], &s->seq)
                ? KITH_EBADMSG
                : 0;
   case KITH_SYNC_ROUND:
@@ -242,10 +215,10 @@ int kith_post_encode(const struct kith_post *p, uint8_t *out, size_t cap, size_t
   for (size_t i = 0; i < p->nhello; i++) {
     const struct kith_sync_hello *h = &p->hello[i];
     e |= msgpack_pack_array(&pk, 5);
-    e |= pack_bin(&pk, h->space, KITH_SYNC_GID_LEN);
-    e |= pack_bin(&pk, h->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= kith_mp_pack_bin(&pk, h->space, KITH_SYNC_GID_LEN);
+    e |= kith_mp_pack_bin(&pk, h->epoch, KITH_SYNC_EPOCH_LEN);
     e |= msgpack_pack_uint64(&pk, h->max);
-    e |= h->have_known ? pack_bin(&pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
+    e |= h->have_known ? kith_mp_pack_bin(&pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
                        : msgpack_pack_nil(&pk);
     e |= msgpack_pack_uint64(&pk, h->have_known ? h->have_seq : 0);
   }
@@ -255,12 +228,12 @@ int kith_post_encode(const struct kith_post *p, uint8_t *out, size_t cap, size_t
     if (b->to <= b->from || (b->len && !b->bytes) || b->len > UINT32_MAX)
       return KITH_EINVAL;
     e |= msgpack_pack_array(&pk, 6);
-    e |= pack_bin(&pk, b->space, KITH_SYNC_GID_LEN);
-    e |= pack_bin(&pk, b->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= kith_mp_pack_bin(&pk, b->space, KITH_SYNC_GID_LEN);
+    e |= kith_mp_pack_bin(&pk, b->epoch, KITH_SYNC_EPOCH_LEN);
     e |= msgpack_pack_uint64(&pk, b->from);
     e |= msgpack_pack_uint64(&pk, b->to);
     e |= msgpack_pack_uint32(&pk, b->records);
-    e |= pack_bin(&pk, b->bytes, b->len);
+    e |= kith_mp_pack_bin(&pk, b->bytes, b->len);
   }
   if (e)
     return KITH_EINVAL;
@@ -273,9 +246,10 @@ static int get_batch(const msgpack_object *o, struct kith_post_batch *b)
   if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 6)
     return KITH_EBADMSG;
   const msgpack_object *f = o->via.array.ptr;
-  if (get_bin(&f[0], b->space, KITH_SYNC_GID_LEN) ||
-      get_bin(&f[1], b->epoch, KITH_SYNC_EPOCH_LEN) || get_u64(&f[2], &b->from) ||
-      get_u64(&f[3], &b->to) || get_u32(&f[4], &b->records) || b->to <= b->from ||
+  if (kith_mp_get_bin(&f[0], b->space, KITH_SYNC_GID_LEN) ||
+      kith_mp_get_bin(&f[1], b->epoch, KITH_SYNC_EPOCH_LEN) ||
+      kith_mp_get_u64(&f[2], &b->from) || kith_mp_get_u64(&f[3], &b->to) ||
+      kith_mp_get_u32(&f[4], &b->records) || b->to <= b->from ||
       f[5].type != MSGPACK_OBJECT_BIN)
     return KITH_EBADMSG;
   b->bytes = (const uint8_t *)f[5].via.bin.ptr;
@@ -295,10 +269,11 @@ int kith_post_decode(const uint8_t *buf, size_t len, struct kith_post *p)
   if (rc == 0 &&
       (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5 ||
        f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-       f[0].via.u64 != KITH_MSG_VERSION || get_u64(&f[1], &p->n) ||
-       get_u64(&f[2], &p->seen) || p->n == 0 || f[3].type != MSGPACK_OBJECT_ARRAY ||
-       f[3].via.array.size > KITH_SYNC_HELLO_MAX || f[4].type != MSGPACK_OBJECT_ARRAY ||
-       f[4].via.array.size > KITH_POST_BATCH_MAX || !hello || !batch))
+       f[0].via.u64 != KITH_MSG_VERSION || kith_mp_get_u64(&f[1], &p->n) ||
+       kith_mp_get_u64(&f[2], &p->seen) || p->n == 0 ||
+       f[3].type != MSGPACK_OBJECT_ARRAY || f[3].via.array.size > KITH_SYNC_HELLO_MAX ||
+       f[4].type != MSGPACK_OBJECT_ARRAY || f[4].via.array.size > KITH_POST_BATCH_MAX ||
+       !hello || !batch))
     rc = KITH_EBADMSG;
   if (rc == 0) {
     p->nhello = f[3].via.array.size;
