@@ -11,7 +11,7 @@
  * iterations; every test ends with uv_loop_close() == 0, so a handle left open
  * fails it, and the ASan build finds what is not freed.
  */
-#include "kith_test.h"
+#include "kt_loop.h"
 
 #include <arpa/inet.h>
 #include <uv.h>
@@ -23,71 +23,6 @@
 static uint64_t now_ms(void)
 {
   return uv_hrtime() / 1000000;
-}
-
-/* ---- the loop, bounded ----------------------------------------------------------- */
-
-struct kl {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool fired;
-};
-
-static void kl_guard_cb(uv_timer_t *t)
-{
-  struct kl *l = container_of(t, struct kl, guard);
-  l->fired = true;
-  uv_stop(t->loop);
-}
-
-static void kl_init(struct kl *l)
-{
-  memset(l, 0, sizeof *l);
-  assert_int_equal(uv_loop_init(&l->loop), 0);
-  assert_int_equal(uv_timer_init(&l->loop, &l->guard), 0);
-}
-
-/* Runs the loop until cond holds; fails the test after ms milliseconds or a
- * million iterations. */
-#define kl_run_until(l, cond, ms)                                                      \
-  do {                                                                                 \
-    uv_timer_start(&(l)->guard, kl_guard_cb, (ms), 0);                                 \
-    for (long it_ = 0; !(cond); it_++) {                                               \
-      if ((l)->fired || it_ > 1000000)                                                 \
-        fail_msg("loop bound hit (%d ms) waiting for: %s", (ms), #cond);               \
-      uv_run(&(l)->loop, UV_RUN_ONCE);                                                 \
-    }                                                                                  \
-    uv_timer_stop(&(l)->guard);                                                        \
-  } while (0)
-
-/* Runs the loop for about ms milliseconds (no condition). */
-static void kl_run_for(struct kl *l, unsigned ms)
-{
-  uv_timer_start(&l->guard, kl_guard_cb, ms, 0);
-  l->fired = false;
-  for (long it = 0; !l->fired && it < 1000000; it++)
-    uv_run(&l->loop, UV_RUN_ONCE);
-  assert_true(l->fired);
-  l->fired = false;
-}
-
-static void kl_walk_cb(uv_handle_t *h, void *arg)
-{
-  (void)arg;
-  print_error("still open: %s handle %p%s\n", uv_handle_type_name(h->type), (void *)h,
-              uv_is_closing(h) ? " (closing)" : "");
-}
-
-/* Closes the guard and the loop; fails if any other handle is still there. */
-static void kl_close(struct kl *l)
-{
-  uv_close((uv_handle_t *)&l->guard, NULL);
-  uv_run(&l->loop, UV_RUN_NOWAIT);
-  int rc = uv_loop_close(&l->loop);
-  if (rc) {
-    uv_walk(&l->loop, kl_walk_cb, NULL);
-    fail_msg("uv_loop_close: %s", uv_strerror(rc));
-  }
 }
 
 /* ---- the line session -------------------------------------------------------------

@@ -12,7 +12,7 @@
  * Every loop run is bounded by a 5 s guard timer that fails the test; every test
  * ends with uv_loop_close() == 0, so a handle left open fails it.
  */
-#include "kith_test.h"
+#include "kt_loop.h"
 
 #include <arpa/inet.h>
 #include <sodium.h>
@@ -29,58 +29,6 @@ static uint8_t token[8]; /* this run's, in every payload */
 static uint16_t test_port(void)
 {
   return (uint16_t)(20000 + getpid() % 20000);
-}
-
-/* ---- the loop, bounded ------------------------------------------------------ */
-
-struct kl {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool fired;
-};
-
-static void kl_guard_cb(uv_timer_t *t)
-{
-  struct kl *l = t->data;
-  l->fired = true;
-  uv_stop(t->loop);
-}
-
-static void kl_init(struct kl *l)
-{
-  memset(l, 0, sizeof *l);
-  assert_int_equal(uv_loop_init(&l->loop), 0);
-  assert_int_equal(uv_timer_init(&l->loop, &l->guard), 0);
-  l->guard.data = l;
-}
-
-#define kl_run_until(l, cond, ms)                                                      \
-  do {                                                                                 \
-    (l)->fired = false;                                                                \
-    uv_timer_start(&(l)->guard, kl_guard_cb, (ms), 0);                                 \
-    for (long it_ = 0; !(cond); it_++) {                                               \
-      if ((l)->fired || it_ > 1000000)                                                 \
-        fail_msg("loop bound hit (%d ms) waiting for: %s", (ms), #cond);               \
-      uv_run(&(l)->loop, UV_RUN_ONCE);                                                 \
-    }                                                                                  \
-    uv_timer_stop(&(l)->guard);                                                        \
-  } while (0)
-
-static void kl_walk_cb(uv_handle_t *h, void *arg)
-{
-  (void)arg;
-  print_error("still open: %s handle %p\n", uv_handle_type_name(h->type), (void *)h);
-}
-
-static void kl_close(struct kl *l)
-{
-  uv_close((uv_handle_t *)&l->guard, NULL);
-  uv_run(&l->loop, UV_RUN_NOWAIT);
-  int rc = uv_loop_close(&l->loop);
-  if (rc) {
-    uv_walk(&l->loop, kl_walk_cb, NULL);
-    fail_msg("uv_loop_close: %s", uv_strerror(rc));
-  }
 }
 
 /* ---- a peer: sends "token | name | counter", records what it hears ----------- */

@@ -9,7 +9,7 @@
  *
  * Every loop run is bounded in time; each test ends with uv_loop_close() == 0.
  */
-#include "kith_test.h"
+#include "kt_loop.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -18,59 +18,6 @@
 #include "core/relayc.h"
 #include "net/conn.h"
 #include "net/relay.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
-/* ---- the loop, bounded (as test_relay.c) ------------------------------------------
- */
-
-struct kl {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool fired;
-};
-
-static void kl_guard_cb(uv_timer_t *t)
-{
-  struct kl *l = container_of(t, struct kl, guard);
-  l->fired = true;
-  uv_stop(t->loop);
-}
-
-static void kl_init(struct kl *l)
-{
-  memset(l, 0, sizeof *l);
-  assert_int_equal(uv_loop_init(&l->loop), 0);
-  assert_int_equal(uv_timer_init(&l->loop, &l->guard), 0);
-}
-
-#define kl_run_until(l, cond, ms)                                                      \
-  do {                                                                                 \
-    (l)->fired = false;                                                                \
-    uv_timer_start(&(l)->guard, kl_guard_cb, (ms), 0);                                 \
-    for (long it_ = 0; !(cond); it_++) {                                               \
-      if ((l)->fired || it_ > 5000000)                                                 \
-        fail_msg("loop bound hit (%d ms) waiting for: %s", (ms), #cond);               \
-      uv_run(&(l)->loop, UV_RUN_ONCE);                                                 \
-    }                                                                                  \
-    uv_timer_stop(&(l)->guard);                                                        \
-  } while (0)
-
-static void kl_run_for(struct kl *l, unsigned ms)
-{
-  l->fired = false;
-  uv_timer_start(&l->guard, kl_guard_cb, ms, 0);
-  for (long it = 0; !l->fired && it < 5000000; it++)
-    uv_run(&l->loop, UV_RUN_ONCE);
-  l->fired = false;
-}
-
-static void kl_close(struct kl *l)
-{
-  uv_close((uv_handle_t *)&l->guard, NULL);
-  uv_run(&l->loop, UV_RUN_NOWAIT);
-  assert_int_equal(uv_loop_close(&l->loop), 0);
-}
 
 /* ---- the relay ---------------------------------------------------------------------
  */
