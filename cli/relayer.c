@@ -225,10 +225,14 @@ static void conn_done(void *arg, int result)
     c->fly[i].env = NULL;
   }
   c->running = false;
-  if (--c->r->pending == 0) {
-    if (c->r->phase == 1 && deposit_phase(c->r) == 0 && c->r->pending)
-      return;
-    finish(c->r);
+  struct relayer *r = c->r;
+  if (--r->pending == 0) {
+    if (r->phase == 1) {
+      (void)deposit_phase(r); /* an error is in the report */
+      if (r->pending)
+        return; /* the deposits' connections finish the round */
+    }
+    finish(r);
   }
 }
 
