@@ -216,7 +216,8 @@ static int place(char *why, kith_txn *txn, uint32_t local, bool from_mine,
                 "space");
   if (r->field == KITH_F_KIND && r->val) {
     const char *k = r->val->p[0];
-    if (!k || (strcmp(k, "contact") != 0 && strcmp(k, "roster") != 0))
+    if (!k || (strcmp(k, "contact") != 0 && strcmp(k, "roster") != 0 &&
+               strcmp(k, "proposal") != 0))
       return fail(why, KITH_EPROTO,
                   "rejected a batch: a record of a kind no shared "
                   "space holds");

@@ -15,6 +15,8 @@
 #define P KITH_KIND_PEER
 #define D KITH_KIND_DEVICE
 #define R KITH_KIND_ROSTER
+#define I KITH_KIND_INTRO
+#define Q KITH_KIND_PROPOSAL
 
 static const struct kith_field fields[] = {
     {KITH_F_NAME, C, KITH_SHAPE_TEXT, "name", "fn", false},
@@ -53,6 +55,30 @@ static const struct kith_field fields[] = {
     {KITH_F_DEVICE_REVOKED, D, KITH_SHAPE_DATE, "revoked", NULL, true},
     {KITH_F_ROSTER_KEYS, R, KITH_SHAPE_TYPED, "keys", NULL, false},
     {KITH_F_ROSTER_RELAYS, R, KITH_SHAPE_TYPED, "relays", NULL, false},
+    /* introductions: the intro stays in self; a proposal is shared data */
+    {KITH_F_INTRO_PARTY1, I, KITH_SHAPE_TEXT, "party1", NULL, true},
+    {KITH_F_INTRO_PARTY2, I, KITH_SHAPE_TEXT, "party2", NULL, true},
+    {KITH_F_INTRO_MESSAGE1, I, KITH_SHAPE_TEXT, "message1", NULL, true},
+    {KITH_F_INTRO_MESSAGE2, I, KITH_SHAPE_TEXT, "message2", NULL, true},
+    {KITH_F_INTRO_EXPIRES, I, KITH_SHAPE_DATE, "expires", NULL, true},
+    {KITH_F_INTRO_STATE, I, KITH_SHAPE_TEXT, "state", NULL, true},
+    {KITH_F_INTRO_NONCE, I, KITH_SHAPE_TEXT, "nonce", NULL, true},
+    {KITH_F_INTRO_CONSENT1, I, KITH_SHAPE_TEXT, "consent1", NULL, true},
+    {KITH_F_INTRO_CONSENT2, I, KITH_SHAPE_TEXT, "consent2", NULL, true},
+    {KITH_F_PROP_OTHER_NAME, Q, KITH_SHAPE_TEXT, "other_name", NULL, false},
+    {KITH_F_PROP_MESSAGE, Q, KITH_SHAPE_TEXT, "message", NULL, false},
+    {KITH_F_PROP_EXPIRES, Q, KITH_SHAPE_DATE, "expires", NULL, false},
+    {KITH_F_PROP_STATE, Q, KITH_SHAPE_TEXT, "state", NULL, false},
+    {KITH_F_PROP_NONCE, Q, KITH_SHAPE_TEXT, "nonce", NULL, false},
+    {KITH_F_PROP_PEER_KEY, Q, KITH_SHAPE_TEXT, "peer_key", NULL, false},
+    {KITH_F_PROP_VOUCH, Q, KITH_SHAPE_TEXT, "vouch", NULL, false},
+    {KITH_F_PROP_VOUCHER, Q, KITH_SHAPE_TEXT, "voucher", NULL, false},
+    {KITH_F_PROP_FORWARD, Q, KITH_SHAPE_TEXT, "forward", NULL, false},
+    {KITH_F_PROP_FROM, Q, KITH_SHAPE_TEXT, "from", NULL, false},
+    {KITH_F_PROP_ANSWER, Q, KITH_SHAPE_TEXT, "answer", NULL, false},
+    {KITH_F_PROP_SHARE, Q, KITH_SHAPE_TEXT, "share", NULL, false},
+    {KITH_F_PROP_KEY, Q, KITH_SHAPE_TEXT, "key", NULL, false},
+    {KITH_F_PROP_SEALED, Q, KITH_SHAPE_TEXT, "sealed", NULL, false},
 };
 
 #undef C
@@ -60,6 +86,8 @@ static const struct kith_field fields[] = {
 #undef P
 #undef D
 #undef R
+#undef I
+#undef Q
 
 const struct kith_field *kith_fields(size_t *n)
 {
@@ -302,7 +330,9 @@ bool kith_field_in_card(uint8_t field)
   const struct kith_field *f = kith_field_by_id(field);
   if (field == KITH_F_KIND)
     return true;
-  return f && !f->priv && (f->kind == KITH_KIND_CONTACT || f->kind == KITH_KIND_ROSTER);
+  return f && !f->priv &&
+         (f->kind == KITH_KIND_CONTACT || f->kind == KITH_KIND_ROSTER ||
+          f->kind == KITH_KIND_PROPOSAL);
 }
 
 /* A local write goes where the record's card lives if it is part of the card,

@@ -76,6 +76,33 @@ enum {
   KITH_F_ROSTER_KEYS = 100,   /* set of [device key hex, label]: both users' devices */
   KITH_F_ROSTER_RELAYS = 101, /* set of [HOST:PORT, key hex of a device of the user who
                                  fetches there]; in self: my relays, [HOST:PORT] */
+  /* 120-139: referrals */
+  /* introductions (core/intro.h); intro: mine, in self */
+  KITH_F_INTRO_PARTY1 = 140, /* "peer:ID" or "contact:ID" (hex record id) */
+  KITH_F_INTRO_PARTY2 = 141,
+  KITH_F_INTRO_MESSAGE1 = 142, /* my message for party 1 */
+  KITH_F_INTRO_MESSAGE2 = 143,
+  KITH_F_INTRO_EXPIRES = 144,  /* YYYY-MM-DDTHH:MM:SSZ */
+  KITH_F_INTRO_STATE = 145,    /* "proposed", "withdrawn" */
+  KITH_F_INTRO_NONCE = 146,    /* 16 random bytes, hex */
+  KITH_F_INTRO_CONSENT1 = 147, /* a contact party's consent I recorded: its share */
+  KITH_F_INTRO_CONSENT2 = 148,
+  /* proposal: one party's side, in our partnership; written by the introducer */
+  KITH_F_PROP_OTHER_NAME = 150,
+  KITH_F_PROP_MESSAGE = 151,
+  KITH_F_PROP_EXPIRES = 152,
+  KITH_F_PROP_STATE = 153, /* "proposed", "closed", "completed" */
+  KITH_F_PROP_NONCE = 154,
+  KITH_F_PROP_PEER_KEY = 155, /* the other party's answering device key, hex */
+  KITH_F_PROP_VOUCH = 156,    /* the introducer's signature, hex */
+  KITH_F_PROP_VOUCHER = 157,  /* the signing device's key, hex */
+  KITH_F_PROP_FORWARD = 158,  /* the other party's sealed details, hex */
+  KITH_F_PROP_FROM = 159,     /* the key that sealed the forward, hex */
+  /* ... written by the party */
+  KITH_F_PROP_ANSWER = 160, /* "accepted", "declined" */
+  KITH_F_PROP_SHARE = 161,  /* card field names, comma-separated */
+  KITH_F_PROP_KEY = 162,    /* the answering device's key, hex */
+  KITH_F_PROP_SEALED = 163, /* my chosen details to the other, hex envelope */
 };
 
 #define KITH_ADDR_PARTS 8

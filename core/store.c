@@ -86,8 +86,14 @@ struct kith_txn {
 };
 
 /* The kind register holds the kind's name: readable in dumps, fixed in tests. */
-static const char *const kind_names[] = {NULL,   "contact", "note",
-                                         "peer", "device",  "roster"};
+static const char *const kind_names[] = {NULL,
+                                         "contact",
+                                         "note",
+                                         "peer",
+                                         "device",
+                                         "roster",
+                                         [KITH_KIND_INTRO] = "intro",
+                                         [KITH_KIND_PROPOSAL] = "proposal"};
 
 const char *kith_kind_name(int kind)
 {
@@ -99,7 +105,7 @@ const char *kith_kind_name(int kind)
 int kith_kind_by_name(const char *name)
 {
   for (int k = 1; k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
-    if (strcmp(name, kind_names[k]) == 0)
+    if (kind_names[k] && strcmp(name, kind_names[k]) == 0)
       return k;
   return 0;
 }

@@ -53,6 +53,9 @@ enum kith_kind {
   KITH_KIND_PEER = 3,   /* a partner: another user, paired */
   KITH_KIND_DEVICE = 4, /* one of my own devices */
   KITH_KIND_ROSTER = 5, /* a partnership's device list, in its space */
+  /* 6-9: referrals */
+  KITH_KIND_INTRO = 10,    /* an introduction I propose (self) */
+  KITH_KIND_PROPOSAL = 11, /* one party's side of it (our partnership) */
 };
 
 /* The kind's name as its kind register holds it ("contact"...), or NULL. */

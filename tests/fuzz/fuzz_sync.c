@@ -170,7 +170,7 @@ static int drain(kith_sync *s)
   return 0;
 }
 
-/* Nothing but cards and rosters outside self. */
+/* Nothing but cards, rosters and introduction proposals outside self. */
 static int shared_only(void *arg, const struct kith_reg *r)
 {
   (void)arg;
@@ -179,7 +179,8 @@ static int shared_only(void *arg, const struct kith_reg *r)
   if (!kith_field_in_card(r->field))
     abort();
   if (r->field == KITH_F_KIND && r->val && r->val->p[0] &&
-      strcmp(r->val->p[0], "contact") != 0 && strcmp(r->val->p[0], "roster") != 0)
+      strcmp(r->val->p[0], "contact") != 0 && strcmp(r->val->p[0], "roster") != 0 &&
+      strcmp(r->val->p[0], "proposal") != 0)
     abort();
   return 0;
 }
