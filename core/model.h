@@ -94,10 +94,8 @@ enum {
   KITH_F_PROP_STATE = 153, /* "proposed", "closed", "completed" */
   KITH_F_PROP_NONCE = 154,
   KITH_F_PROP_PEER_KEY = 155, /* the other party's answering device key, hex */
-  KITH_F_PROP_VOUCH = 156,    /* the introducer's signature, hex */
-  KITH_F_PROP_VOUCHER = 157,  /* the signing device's key, hex */
-  KITH_F_PROP_FORWARD = 158,  /* the other party's sealed details, hex */
-  KITH_F_PROP_FROM = 159,     /* the key that sealed the forward, hex */
+  KITH_F_PROP_VOUCH = 156,    /* signing key hex "." signature hex */
+  KITH_F_PROP_FORWARD = 158,  /* sealing key hex "." the sealed details, hex */
   /* ... written by the party */
   KITH_F_PROP_ANSWER = 160, /* "accepted", "declined" */
   KITH_F_PROP_SHARE = 161,  /* card field names, comma-separated */

@@ -1,6 +1,7 @@
 #include "core/peer.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,6 +298,62 @@ int kith_device_revoke(kith_txn *txn, const uint8_t id[static KITH_ID_LEN])
   return rc;
 }
 
+bool kith_peer_is_pending(const struct kith_record *rec)
+{
+  const char *s = kith_record_text(rec, KITH_F_PEER_STATUS);
+  return s && strcmp(s, "pending") == 0;
+}
+
+int kith_peer_add_pending(kith_txn *txn, const char *name,
+                          const uint8_t pk[static KITH_ED25519_PK_LEN],
+                          const uint8_t gid[static 16], uint8_t id[static KITH_ID_LEN])
+{
+  char hex[2 * KITH_ED25519_PK_LEN + 1], ghex[2 * 16 + 1];
+  int rc = kith_key_owner(txn, KITH_KIND_PEER, pk, id);
+  if (rc != KITH_ENOTFOUND)
+    return rc; /* a partner already, or pending already */
+  kith_hex_encode(pk, KITH_ED25519_PK_LEN, hex);
+  kith_hex_encode(gid, 16, ghex);
+  record_id("kith peer record v1", pk, id);
+  rc = kith_record_create(txn, KITH_KIND_PEER, true, id);
+  if (rc == 0)
+    rc = set_text(txn, id, KITH_F_PEER_NAME, name && *name ? name : "(no name)");
+  if (rc == 0) {
+    const char *parts[2] = {hex, NULL};
+    struct kith_value *v = kith_value_new(2, parts);
+    rc = v ? kith_set_add(txn, id, kith_field_by_id(KITH_F_PEER_KEYS), v) : KITH_ENOMEM;
+    kith_value_free(v);
+  }
+  if (rc == 0)
+    rc = set_text(txn, id, KITH_F_PEER_STATUS, "pending");
+  if (rc == 0)
+    rc = set_text(txn, id, KITH_F_PEER_SPACE, ghex);
+  return rc;
+}
+
+int kith_peer_confirm(kith_txn *txn, const uint8_t id[static KITH_ID_LEN])
+{
+  struct kith_record *rec = NULL;
+  uint8_t pk[KITH_ED25519_PK_LEN], gid[16], got[KITH_ID_LEN];
+  char name[KITH_TEXT_MAX + 1], day[25];
+  int rc = kith_record_load(txn, id, &rec);
+  if (rc == 0 && rec->deleted)
+    rc = KITH_EDELETED;
+  else if (rc == 0 && rec->kind != KITH_KIND_PEER)
+    rc = KITH_EINVAL;
+  if (rc || !kith_peer_is_pending(rec))
+    goto out;
+  const char *n = kith_record_text(rec, KITH_F_PEER_NAME);
+  snprintf(name, sizeof name, "%s", n ? n : "");
+  if ((rc = kith_record_key(rec, pk)) == 0 && (rc = kith_peer_space(txn, id, gid)) == 0)
+    rc = kith_peer_add(txn, name, pk, NULL, gid, got);
+  if (rc == 0 && (rc = today(txn, day)) == 0)
+    rc = set_text(txn, id, KITH_F_PEER_PAIRED, day);
+out:
+  kith_record_free(rec);
+  return rc;
+}
+
 int kith_trust_check(kith_txn *txn, const uint8_t pk[static KITH_ED25519_PK_LEN],
                      enum kith_trust *out)
 {
@@ -337,8 +394,11 @@ int kith_trust_check(kith_txn *txn, const uint8_t pk[static KITH_ED25519_PK_LEN]
     return 0;
   }
   rc = kith_key_owner(txn, KITH_KIND_PEER, pk, id); /* a peer paired before spaces */
-  if (rc == 0)
-    *out = KITH_TRUST_PEER;
+  if (rc == 0 && (rc = kith_record_load(txn, id, &rec)) == 0) {
+    if (!kith_peer_is_pending(rec)) /* an introduced peer is trusted once confirmed */
+      *out = KITH_TRUST_PEER;
+    kith_record_free(rec);
+  }
   return rc == KITH_ENOTFOUND ? 0 : rc;
 }
 

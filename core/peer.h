@@ -33,6 +33,21 @@ int kith_peer_add(kith_txn *txn, const char *name,
 /* gid (16 bytes, may be NULL): our partnership space (core/space.h), derived from
  * the pairing; a new peer takes it, and its roster gets pk and my devices' keys. */
 
+/* Records a peer an introduction gave me (core/intro.h): status "pending", not
+ * trusted (no sync, no partnership) until kith_peer_confirm. If a peer already
+ * holds pk, nothing changes. gid: the partnership both sides derived. */
+int kith_peer_add_pending(kith_txn *txn, const char *name,
+                          const uint8_t pk[static KITH_ED25519_PK_LEN],
+                          const uint8_t gid[static 16],
+                          uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+/* Makes a pending peer a partner (as kith_peer_add does, with its key and space).
+ * 0 if it is confirmed already; KITH_ENOTFOUND, KITH_EDELETED, KITH_EINVAL (not a
+ * peer). */
+int kith_peer_confirm(kith_txn *txn,
+                      const uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+/* Whether a peer record is pending (introduced, not confirmed). */
+bool kith_peer_is_pending(const struct kith_record *rec);
+
 /* Whether pk is a partner's device in partnership gid: in its roster, or one of
  * that peer's own keys not removed from the roster (revoked by its owner). */
 int kith_partner_key(kith_txn *txn, const uint8_t gid[static 16],

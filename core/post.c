@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/intro.h"
 #include "core/sync_int.h"
 
 #define RANGES_MAX 8
@@ -744,6 +745,8 @@ int kith_inbox_apply(kith_inbox *ib, const uint8_t from[static 32], const uint8_
   }
   if (rc == 0) /* what it taught: my devices, my partnerships */
     rc = kith_rosters_reconcile(txn);
+  if (rc == 0) /* and the introductions it moved on */
+    rc = kith_intros_step(txn, ib->now());
   if (rc == 0)
     rc = kith_txn_commit(txn);
   else

@@ -135,7 +135,13 @@ static int walk_peer(void *arg, const uint8_t id[KITH_ID_LEN])
 {
   struct peer_walk *w = arg;
   uint8_t gid[KITH_GID_LEN];
-  int rc = kith_peer_space(w->txn, id, gid);
+  struct kith_record *rec = NULL;
+  int rc = kith_record_load(w->txn, id, &rec);
+  bool pending = rc == 0 && kith_peer_is_pending(rec);
+  kith_record_free(rec);
+  if (rc == 0 && pending)
+    return 0; /* introduced, not confirmed: no partnership yet */
+  rc = rc ? rc : kith_peer_space(w->txn, id, gid);
   if (rc == KITH_ENOTFOUND)
     return 0;
   if (rc)
@@ -577,6 +583,10 @@ static int gather_peer(void *arg, const uint8_t id[16])
   if (rc)
     return rc == KITH_ENOTFOUND ? 0 : rc;
   const char *name = kith_record_text(rec, KITH_F_PEER_NAME);
+  if (kith_peer_is_pending(rec)) { /* not trusted until confirmed */
+    kith_record_free(rec);
+    return 0;
+  }
   if (!rec->deleted)
     rc = gather_keys(g, rec, KITH_F_PEER_KEYS, id, name);
   if (rc == 0 && !rec->deleted && kith_peer_space(g->txn, id, gid) == 0) {

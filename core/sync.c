@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/intro.h"
 #include "core/json.h"
 #include "core/sync_int.h"
 #include "proto/hex.h"
@@ -488,6 +489,8 @@ static int save_round(kith_sync *s)
       rc = save_rx(s, txn, &s->rx[i]);
   if (rc == 0) /* what this round taught: my devices, my partnerships */
     rc = kith_rosters_reconcile(txn);
+  if (rc == 0) /* and the introductions it moved on */
+    rc = kith_intros_step(txn, s->now());
   if (rc == 0) {
     uint8_t lk[2 + KITH_ED25519_PK_LEN], t[8];
     memcpy(lk, "ls", 2);
