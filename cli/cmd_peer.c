@@ -14,7 +14,8 @@
 #include "proto/safety.h"
 
 static const char peer_usage[] =
-    "kith peer list | show PEER | verify PEER | rm PEER | ping PEER --addr HOST:PORT";
+    "kith peer list | show PEER | verify PEER | confirm PEER | rm PEER | ping PEER "
+    "--addr HOST:PORT";
 static const char device_usage[] =
     "kith device list | revoke DEVICE | ping DEVICE --addr HOST:PORT";
 
@@ -26,6 +27,8 @@ static int peer_help(FILE *f)
           "prefix or a name. 'verify' prints the safety number: read it aloud with\n"
           "your partner; if both of you see the same digits, nobody sits between\n"
           "you. 'rm' forgets a partner: their devices are refused from then on.\n"
+          "'confirm' makes a pending peer (one an introduction gave you, see 'kith\n"
+          "intro') a partner: once both of you confirmed, you sync directly.\n"
           "'ping' connects to the partner's device at HOST:PORT (where 'kith serve'\n"
           "runs) and checks that it still trusts this device: exit 0 if so, 77 if it\n"
           "refuses, 69 if it cannot be reached or is not that partner's device.\n",
@@ -499,18 +502,32 @@ int cmd_peer(struct cli *cli, int argc, char **argv)
   if (strcmp(sub, "ping") == 0)
     return ping(cli, KITH_KIND_PEER, argc - 1, argv + 1);
   bool show = strcmp(sub, "show") == 0, verify = strcmp(sub, "verify") == 0,
-       rm = strcmp(sub, "rm") == 0;
-  if (!show && !verify && !rm)
+       rm = strcmp(sub, "rm") == 0, confirm = strcmp(sub, "confirm") == 0;
+  if (!show && !verify && !rm && !confirm)
     return cli_usage(peer_usage, "unknown subcommand 'peer %s'", sub);
   if (argc != 3)
     return cli_usage(peer_usage, argc < 3 ? "missing PEER" : "too many arguments");
   if (argv[2][0] == '-')
     return cli_usage(peer_usage, "unknown option '%s'", argv[2]);
-  if ((rc = cli_open(cli)) != 0 || (rc = cli_begin(cli, rm, &txn)) != 0)
+  if ((rc = cli_open(cli)) != 0 || (rc = cli_begin(cli, rm || confirm, &txn)) != 0)
     return rc;
   if ((rc = cli_resolve_peer(txn, argv[2], id)) != 0) {
     kith_txn_abort(txn);
     return rc;
+  }
+  if (confirm) {
+    if ((rc = kith_peer_confirm(txn, id)) != 0) {
+      kith_txn_abort(txn);
+      return cli_fail(rc, "cannot confirm the peer");
+    }
+    if ((rc = cli_commit(txn)) != 0)
+      return rc;
+    if (cli->json) {
+      char hex[33];
+      kith_hex_encode(id, 16, hex);
+      return cli_json_print(json_pack("{s:s, s:s}", "id", hex, "status", "confirmed"));
+    }
+    return 0;
   }
   if (!rm) {
     rc = peer_show(cli, txn, id, verify);

@@ -29,6 +29,7 @@ static const struct cli_cmd commands[] = {
     {"unshare", cmd_unshare, "stop sharing a contact (you both keep a private copy)"},
     {"relay", cmd_relay, "run a relay; list the relays your devices fetch from"},
     {"bundle", cmd_bundle, "sync by file: export changes for a peer, import theirs"},
+    {"intro", cmd_intro, "introduce two people who agree to it; answer introductions"},
 };
 
 static void usage(FILE *f)
