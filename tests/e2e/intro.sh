@@ -169,6 +169,27 @@ expect_error 65 'withdrawn already' kith_in "$A" intro withdraw "$I4"
 rounds "$ADDR" "$D" "$E"
 check_eq not_going_ahead "$(status_of "$E" "$PE4")" "Eve sees it did not go ahead"
 expect_error 65 'closed' kith_in "$E" intro accept "$PE4"
+
+# ---- a party without kith: Ada records Zoe's consent -------------------------------
+z=$(kith_in "$A" contact add --name "Zoe Offline" --email zoe@example.org --tag mine)
+expect_ok kith_in "$A" --json intro propose Bea Zoe -m "Zoe needs a designer"
+I6=$(jqs .id "$OUT")
+check_eq "peer contact" "$(jqs '[.parties[].kind] | join(" ")' "$OUT")" "Zoe is a contact party"
+expect_error 65 'answer themselves' kith_in "$A" intro accept "$I6" --for Bea
+rounds "$ADDR" "$B"
+pid_of "$B"; PB6=$PID
+expect_ok kith_in "$B" intro accept "$PB6"
+expect_ok kith_in "$A" --json intro accept "$I6" --for Zoe --share emails
+check_eq "pending accepted" "$(jqs '[.parties[].answer] | join(" ")' "$OUT")" \
+  "Ada recorded Zoe's consent"
+rounds "$ADDR" "$B"
+check_eq completed "$(status_of "$B" "$PB6")" "Bea's side of the introduction to Zoe is completed"
+bz=$(intro_of "$B" "$PB6" | jq -r .contact)
+check_eq '"Zoe Offline" ["zoe@example.org"] []' \
+  "$(kith_in "$B" --json contact show "$bz" | jq -c '.name, .emails, .tags' | paste -sd ' ')" \
+  "Bea holds Zoe's name and e-mail as Ada recorded them, none of Ada's tags"
+check_eq 0 "$(kith_in "$B" --json peer list | jq '[.[] | select(.name == "Zoe Offline")] | length')" \
+  "... and no peer: Zoe does not use kith"
 serve_stop "$SERVE_PID"
 
 # ---- through a relay, with Eve offline until the end -------------------------------
