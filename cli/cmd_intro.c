@@ -235,31 +235,56 @@ static int show_one(struct cli *cli, kith_txn *txn, const uint8_t id[16], bool f
   return rc;
 }
 
+struct listed {
+  uint8_t id[16];
+  uint64_t hlc; /* when it was made */
+};
+
+static int newest_first(const void *a, const void *b)
+{
+  const struct listed *x = a, *y = b;
+  return x->hlc < y->hlc ? 1 : x->hlc > y->hlc ? -1 : memcmp(x->id, y->id, 16);
+}
+
+/* My intros and the proposals made to me, newest first. */
 static int list(struct cli *cli, kith_txn *txn)
 {
   struct kith_id_list ids = {0};
+  struct listed *v = NULL;
+  size_t n = 0;
   json_t *arr = cli->json ? json_array() : NULL;
   int rc = kith_kind_each(txn, KITH_KIND_INTRO, kith_id_collect, &ids);
   if (rc == 0)
     rc = kith_kind_each(txn, KITH_KIND_PROPOSAL, kith_id_collect, &ids);
+  if (rc == 0 && ids.n && !(v = calloc(ids.n, sizeof *v)))
+    rc = KITH_ENOMEM;
   for (size_t i = 0; rc == 0 && i < ids.n; i++) {
     struct kith_record *rec = NULL;
     bool mine = false;
+    if ((rc = kith_record_load(txn, ids.v[i], &rec)) != 0)
+      break;
     /* my own proposals (in each partnership) show as the intro they belong to */
-    if (kith_record_load(txn, ids.v[i], &rec) == 0 && rec->kind == KITH_KIND_PROPOSAL)
+    if (rec->kind == KITH_KIND_PROPOSAL)
       rc = kith_dev_mine(txn, rec->created.dev, &mine);
+    if (rc == 0 && !mine) {
+      memcpy(v[n].id, rec->id, 16);
+      v[n++].hlc = rec->created.hlc;
+    }
     kith_record_free(rec);
-    if (rc == 0 && !mine)
-      rc = show_one(cli, txn, ids.v[i], false, arr);
   }
+  if (rc == 0 && n)
+    qsort(v, n, sizeof *v, newest_first);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = show_one(cli, txn, v[i].id, false, arr);
   free(ids.v);
+  free(v);
   if (rc) {
     json_decref(arr);
     return cli_fail(rc, "cannot list introductions");
   }
   if (cli->json)
     return cli_json_print(arr);
-  if (ids.n == 0)
+  if (n == 0)
     printf("no introductions (kith intro propose PARTY PARTY)\n");
   return 0;
 }

@@ -207,6 +207,7 @@ I5=$(jqs .id "$OUT")
 relay_round() { local h; for h in "$@"; do expect_ok kith_in "$h" sync --relay "$R"; done; }
 relay_round "$A" "$D"
 pid_of "$D"; PD5=$PID
+check_eq "$PD5" "$(kith_in "$D" --json intro list | jq -r '.[0].id')" "intro list: newest first"
 expect_ok kith_in "$D" intro accept "$PD5" --share emails
 relay_round "$D" "$A" "$D" "$A"
 check_eq "accepted pending" "$(intro_of "$A" "$I5" | jq -r '[.parties[].answer] | join(" ")')" \
