@@ -388,6 +388,26 @@ static void test_forged_vouch_ignored(void **state)
   kt_commit(t);
   assert_null(get_text(&w.c, w.pc, KITH_F_PROP_SEALED, buf)); /* nothing sealed */
   assert_int_equal(holds_of(&w.c, &w.b, "bea@example.org", "Bea Lopez"), 0);
+
+  /* malformed fields, as a hostile writer in the space could leave them: skipped */
+  const char *bad[] = {"", ".", "zz", "x.y", khex, vouch};
+  const uint8_t fields[] = {KITH_F_PROP_PEER_KEY, KITH_F_PROP_VOUCH,
+                            KITH_F_PROP_FORWARD, KITH_F_PROP_NONCE,
+                            KITH_F_PROP_EXPIRES};
+  for (size_t f = 0; f < sizeof fields; f++)
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      t = kt_begin(w.c.s.st, true);
+      const char *v = bad[i];
+      struct kith_value *val = kith_value_new(1, &v);
+      int rc = kith_field_set(t, w.pc, kith_field_by_id(fields[f]), val);
+      kith_value_free(val);
+      if (rc == 0)
+        assert_rc(kith_intros_step(t, kt_now_ms), 0);
+      kith_txn_abort(t);
+    }
+  for (int i = 0; i < 3; i++) /* and the others' steps with whatever Cy wrote */
+    sync_ok(&w.c, &w.a);
+  assert_int_equal(holds_of(&w.c, &w.b, "bea@example.org", "Bea Lopez"), 0);
   world_free(&w);
 }
 
