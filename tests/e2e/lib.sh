@@ -270,8 +270,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   finish
 fi
 
-# ---- helpers for scenarios that run kith serve and pair homes (sync, kill9,
-# discovery). Every wait is bounded.
+# ---- helpers for scenarios that run kith serve, pair homes and run relays (sync,
+# kill9, discovery, relay...). Every wait is bounded.
 #
 #   wait_line FILE N [SEC]      until FILE has at least N lines (default 10 s)
 #   wait_event FILE EVENT [SEC] until FILE (serve --json output) has an EVENT line
@@ -283,6 +283,11 @@ fi
 #   pair_homes INVITER JOINER [INVITE ARGS...]
 #                               kith invite ARGS on INVITER (--listen 127.0.0.1:0
 #                               unless its serve takes the join), kith join on JOINER
+#   relay_start NAME [ARGS...]  kith relay run --listen 127.0.0.1:${PORT:-0} with its
+#                               data in $T/NAME, in the background (environment as
+#                               the caller's: KITH_RELAY_WAIT_MS=... shortens its
+#                               rendezvous waits); sets RELAY_PID (timeout(1)'s pid)
+#                               and RELAY_ADDR; PORT=... reuses a port
 
 wait_line()
 {
@@ -341,4 +346,20 @@ pair_homes()
   expect_ok kith_in "$joiner" join "$(head -1 "$T/pair.out")"
   wait "$pid"
   check_eq 0 "$?" "the invite ends once $joiner joined"
+}
+
+relay_start()
+{
+  local name=$1; shift
+  local out=$T/$name.out
+  : >"$out"
+  timeout 300 "$KITH_BIN" --home "$T/$name-home" relay run --listen "127.0.0.1:${PORT:-0}" \
+    --data "$T/$name" "$@" >"$out" 2>"$out.err" &
+  RELAY_PID=$!
+  if ! wait_event "$out" listening; then
+    fail "relay $name says where it listens" "stdout: $(show "$(cat "$out")")" \
+      "stderr: $(show "$(cat "$out.err")")"
+    return 1
+  fi
+  RELAY_ADDR=$(grep -F '"event":"listening"' "$out" | head -1 | jq -r .addr)
 }

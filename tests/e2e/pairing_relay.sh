@@ -10,25 +10,6 @@
 
 A=$T/ada B=$T/bea P=$T/phone
 
-# relay_start NAME [ARGS...]: a relay with its data in $T/NAME (environment as the
-# caller's: KITH_RELAY_WAIT_MS=... shortens its rendezvous waits); sets RELAY_PID
-# (timeout's pid) and RELAY_ADDR.
-relay_start()
-{
-  local name=$1; shift
-  local out=$T/$name.out
-  : >"$out"
-  timeout 300 "$KITH_BIN" --home "$T/$name-home" relay run --listen 127.0.0.1:0 \
-    --data "$T/$name" "$@" >"$out" 2>"$out.err" &
-  RELAY_PID=$!
-  if ! wait_event "$out" listening; then
-    fail "relay $name says where it listens" "stdout: $(show "$(cat "$out")")" \
-      "stderr: $(show "$(cat "$out.err")")"
-    return 1
-  fi
-  RELAY_ADDR=$(grep -F '"event":"listening"' "$out" | head -1 | jq -r .addr)
-}
-
 # relay_stop PID: SIGTERM to the relay itself (timeout(1) runs it as a child)
 relay_stop()
 {

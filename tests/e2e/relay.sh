@@ -11,24 +11,6 @@
 
 L=$T/laptop P=$T/phone B=$T/bea E=$T/eve
 
-# relay_start NAME [ARGS...]: a relay with its data in $T/NAME; sets RELAY_PID
-# (timeout's pid) and RELAY_ADDR. PORT=... reuses a port.
-relay_start()
-{
-  local name=$1; shift
-  local out=$T/$name.out
-  : >"$out"
-  timeout 300 "$KITH_BIN" --home "$T/$name-home" relay run --listen "127.0.0.1:${PORT:-0}" \
-    --data "$T/$name" "$@" >"$out" 2>"$out.err" &
-  RELAY_PID=$!
-  if ! wait_event "$out" listening; then
-    fail "relay $name says where it listens" "stdout: $(show "$(cat "$out")")" \
-      "stderr: $(show "$(cat "$out.err")")"
-    return 1
-  fi
-  RELAY_ADDR=$(grep -F '"event":"listening"' "$out" | head -1 | jq -r .addr)
-}
-
 # relay_kill PID: kill -9 the relay itself (timeout(1) runs it as a child)
 relay_kill()
 {
