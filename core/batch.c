@@ -217,7 +217,7 @@ static int place(char *why, kith_txn *txn, uint32_t local, bool from_mine,
   if (r->field == KITH_F_KIND && r->val) {
     const char *k = r->val->p[0];
     if (!k || (strcmp(k, "contact") != 0 && strcmp(k, "roster") != 0 &&
-               strcmp(k, "proposal") != 0))
+               strcmp(k, "proposal") != 0 && strcmp(k, "referral") != 0))
       return fail(why, KITH_EPROTO,
                   "rejected a batch: a record of a kind no shared "
                   "space holds");
@@ -248,8 +248,11 @@ static int place(char *why, kith_txn *txn, uint32_t local, bool from_mine,
   return 0;
 }
 
-/* A partner deleting a shared card leaves me a private copy (DESIGN.md). */
-static int before_tombstone(kith_txn *txn, uint32_t local, const struct kith_reg *r)
+/* A partner deleting a shared card leaves me a private copy (DESIGN.md). A
+ * referral is never deleted, only closed (core/referral.h): a batch that deletes
+ * one is refused. */
+static int before_tombstone(char *why, kith_txn *txn, uint32_t local,
+                            const struct kith_reg *r)
 {
   struct kith_reg kind = {0};
   bool mine;
@@ -259,7 +262,13 @@ static int before_tombstone(kith_txn *txn, uint32_t local, const struct kith_reg
   int rc = kith_txn_get(txn, r->ent, KITH_F_KIND, NULL, &kind);
   bool live_card = rc == 0 && kind.val && kind.space == local && kind.val->p[0] &&
                    strcmp(kind.val->p[0], "contact") == 0;
+  bool referral =
+      rc == 0 && kind.val && kind.val->p[0] && strcmp(kind.val->p[0], "referral") == 0;
   kith_reg_clear(&kind);
+  if (referral)
+    return fail(why, KITH_EPROTO,
+                "rejected a batch: it deletes a referral (referrals are closed, "
+                "never deleted)");
   if (rc == KITH_ENOTFOUND || (rc == 0 && !live_card))
     return 0;
   if (rc == 0)
@@ -314,7 +323,7 @@ static int apply_record(char *why, kith_txn *txn, uint32_t local, bool from_mine
       return 0; /* the whole record */
     }
     if (rc == 0)
-      rc = before_tombstone(txn, local, &reg);
+      rc = before_tombstone(why, txn, local, &reg);
     if (rc == 0)
       rc = kith_txn_put(txn, &reg, &ch);
     if (rc == KITH_EFUTURE)

@@ -17,6 +17,7 @@
 #define R KITH_KIND_ROSTER
 #define I KITH_KIND_INTRO
 #define Q KITH_KIND_PROPOSAL
+#define F KITH_KIND_REFERRAL
 
 static const struct kith_field fields[] = {
     {KITH_F_NAME, C, KITH_SHAPE_TEXT, "name", "fn", false},
@@ -55,6 +56,15 @@ static const struct kith_field fields[] = {
     {KITH_F_DEVICE_REVOKED, D, KITH_SHAPE_DATE, "revoked", NULL, true},
     {KITH_F_ROSTER_KEYS, R, KITH_SHAPE_TYPED, "keys", NULL, false},
     {KITH_F_ROSTER_RELAYS, R, KITH_SHAPE_TYPED, "relays", NULL, false},
+    /* referrals: in a partnership, shared data of both (core/referral.h) */
+    {KITH_F_REF_CONTACT, F, KITH_SHAPE_REF, "contact", NULL, false},
+    {KITH_F_REF_CONTACT_NAME, F, KITH_SHAPE_TEXT, "contact_name", NULL, false},
+    {KITH_F_REF_REASON, F, KITH_SHAPE_TEXT, "reason", NULL, false},
+    {KITH_F_REF_VALUE, F, KITH_SHAPE_TEXT, "value", NULL, false},
+    {KITH_F_REF_FROM, F, KITH_SHAPE_TEXT, "from", NULL, false},
+    {KITH_F_REF_EVENTS, F, KITH_SHAPE_EVENT, "events", NULL, false},
+    {KITH_F_REF_THANKED, F, KITH_SHAPE_DATE, "thanked", NULL, false},
+    {KITH_F_REF_THANK_VALUE, F, KITH_SHAPE_TEXT, "thank_value", NULL, false},
     /* introductions: the intro stays in self; a proposal is shared data */
     {KITH_F_INTRO_PARTY1, I, KITH_SHAPE_TEXT, "party1", NULL, true},
     {KITH_F_INTRO_PARTY2, I, KITH_SHAPE_TEXT, "party2", NULL, true},
@@ -86,6 +96,7 @@ static const struct kith_field fields[] = {
 #undef R
 #undef I
 #undef Q
+#undef F
 
 const struct kith_field *kith_fields(size_t *n)
 {
@@ -93,8 +104,19 @@ const struct kith_field *kith_fields(size_t *n)
   return fields;
 }
 
+/* My card holds a contact's descriptive fields: not where I met myself, nor the
+ * private ones (tags, follow-up, last contacted). */
+static bool mycard_holds(const struct kith_field *f)
+{
+  return f && !f->priv && f->id != KITH_F_MET_AT;
+}
+
 const struct kith_field *kith_field_by_name(int kind, const char *name)
 {
+  if (kind == KITH_KIND_MYCARD) {
+    const struct kith_field *f = kith_field_by_name(KITH_KIND_CONTACT, name);
+    return mycard_holds(f) ? f : NULL;
+  }
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
     const struct kith_field *f = &fields[i];
     if (f->kind == kind &&
@@ -115,7 +137,8 @@ const struct kith_field *kith_field_by_id(uint8_t id)
 static bool is_set(const struct kith_field *f)
 {
   return f->shape == KITH_SHAPE_TYPED || f->shape == KITH_SHAPE_TAGS ||
-         f->shape == KITH_SHAPE_ADDR || f->shape == KITH_SHAPE_XMAP;
+         f->shape == KITH_SHAPE_ADDR || f->shape == KITH_SHAPE_XMAP ||
+         f->shape == KITH_SHAPE_EVENT;
 }
 
 /* The text that identifies an element within its set, before hashing. */
@@ -271,6 +294,9 @@ int kith_value_check(const struct kith_field *f, const struct kith_value *v)
   case KITH_SHAPE_ADDR:
     want = KITH_ADDR_PARTS;
     break;
+  case KITH_SHAPE_EVENT:
+    want = 3;
+    break;
   default:
     want = 1;
   }
@@ -297,6 +323,7 @@ int kith_value_check(const struct kith_field *f, const struct kith_value *v)
            : strlen(v->p[0]) > KITH_TAG_MAX ? KITH_ETOOBIG
                                             : 0;
   case KITH_SHAPE_XMAP:
+  case KITH_SHAPE_EVENT: /* a name (an event id) and a value (a status) */
     return v->p[0][0] && v->p[1] ? 0 : KITH_EBADMSG;
   case KITH_SHAPE_REF: {
     uint8_t id[KITH_ID_LEN];
@@ -330,7 +357,7 @@ bool kith_field_in_card(uint8_t field)
     return true;
   return f && !f->priv &&
          (f->kind == KITH_KIND_CONTACT || f->kind == KITH_KIND_ROSTER ||
-          f->kind == KITH_KIND_PROPOSAL);
+          f->kind == KITH_KIND_PROPOSAL || f->kind == KITH_KIND_REFERRAL);
 }
 
 /* A local write goes where the record's card lives if it is part of the card,
@@ -369,18 +396,29 @@ void kith_random_id(uint8_t id[static KITH_ID_LEN])
 int kith_record_create(kith_txn *txn, int kind, bool use_id,
                        uint8_t id[static KITH_ID_LEN])
 {
+  if (!kith_kind_name(kind))
+    return KITH_EINVAL; /* before a new id: id is left as it was */
+  if (!use_id)
+    kith_random_id(id);
+  return kith_record_create_in(txn, kind, KITH_SPACE_SELF, id);
+}
+
+int kith_record_create_in(kith_txn *txn, int kind, uint32_t space,
+                          const uint8_t id[static KITH_ID_LEN])
+{
   const char *name = kith_kind_name(kind);
   if (!name)
     return KITH_EINVAL;
-  if (!use_id)
-    kith_random_id(id);
   struct kith_reg r = {0};
   memcpy(r.ent, id, KITH_ID_LEN);
   r.field = KITH_F_KIND;
+  r.space = space;
   r.val = kith_value_new(1, &name);
   if (!r.val)
     return KITH_ENOMEM;
-  int rc = put_local(txn, &r);
+  int rc = kith_txn_stamp(txn, &r.stamp);
+  if (rc == 0)
+    rc = kith_txn_put(txn, &r, NULL);
   kith_reg_clear(&r);
   return rc;
 }

@@ -16,6 +16,8 @@
  *          postal code, country], vCard's order
  *   XMAP   free fields x-NAME, each [name, value]; one register per name
  *   REF    a record id in hex (a note's contact)
+ *   EVENT  a set of [event id hex, status, note]: one element per event, never
+ *          removed; the event's time is its register's stamp (a referral's history)
  *
  * Element ids are BLAKE2b-128 of the field number and the element's normalised key
  * (e-mail lowercased, phone digits, tag folded...), keyed with the record id, so
@@ -36,6 +38,7 @@ enum kith_shape {
   KITH_SHAPE_ADDR,
   KITH_SHAPE_XMAP,
   KITH_SHAPE_REF,
+  KITH_SHAPE_EVENT, /* a set of [event id hex, status, note]: a referral's history */
 };
 
 enum {
@@ -76,7 +79,15 @@ enum {
   KITH_F_ROSTER_KEYS = 100,   /* set of [device key hex, label]: both users' devices */
   KITH_F_ROSTER_RELAYS = 101, /* set of [HOST:PORT, key hex of a device of the user who
                                  fetches there]; in self: my relays, [HOST:PORT] */
-  /* 120-139: referrals */
+  /* 120-139: referrals (core/referral.h): in a partnership, all shared data */
+  KITH_F_REF_CONTACT = 120,      /* the shared card's id, hex */
+  KITH_F_REF_CONTACT_NAME = 121, /* the card's name when referred */
+  KITH_F_REF_REASON = 122,
+  KITH_F_REF_VALUE = 123,       /* an amount: "1500", "1500.50 EUR" */
+  KITH_F_REF_FROM = 124,        /* the giver's device key, hex */
+  KITH_F_REF_EVENTS = 125,      /* EVENT set: the status history */
+  KITH_F_REF_THANKED = 126,     /* when the receiver thanked (ISO 8601 time) */
+  KITH_F_REF_THANK_VALUE = 127, /* an amount: the closed business */
   /* introductions (core/intro.h); intro: mine, in self */
   KITH_F_INTRO_PARTY1 = 140, /* "peer:ID" or "contact:ID" (hex record id) */
   KITH_F_INTRO_PARTY2 = 141,
@@ -116,7 +127,8 @@ struct kith_field {
   bool priv;         /* stays in self when the card is shared */
 };
 
-/* Field by JSON name or alias (for kind), or NULL. */
+/* Field by JSON name or alias (for kind), or NULL. For KITH_KIND_MYCARD: the
+ * contact fields my card holds (core/mycard.h), the contact's own entries. */
 const struct kith_field *kith_field_by_name(int kind, const char *name);
 /* Field by number, or NULL. */
 const struct kith_field *kith_field_by_id(uint8_t id);
@@ -143,12 +155,18 @@ void kith_random_id(uint8_t id[static KITH_ID_LEN]);
 int kith_card_space(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
                     uint32_t *space) KITH_MUST_CHECK;
 /* True for the registers that make up a shareable card: the kind and the
- * non-private fields of contacts and rosters. */
+ * non-private fields of contacts and rosters; and of the records that live in a
+ * partnership, all shared data (proposals, referrals). */
 bool kith_field_in_card(uint8_t field);
 
 /* Creates a record of kind with a new random id (or with *id if use_id). */
 int kith_record_create(kith_txn *txn, int kind, bool use_id,
                        uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
+/* Creates a record of kind with id whose kind register, and so its card (its
+ * fields kith_field_in_card), lives in space: a record born in a partnership (a
+ * roster, a referral). */
+int kith_record_create_in(kith_txn *txn, int kind, uint32_t space,
+                          const uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 /* Sets a one-value field; v NULL clears it. */
 int kith_field_set(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
                    const struct kith_field *f,

@@ -213,17 +213,8 @@ int kith_roster_add(kith_txn *txn, const uint8_t gid[static KITH_GID_LEN],
     return rc;
   rc = kith_txn_get(txn, id, KITH_F_KIND, NULL, &k);
   kith_reg_clear(&k);
-  if (rc == KITH_ENOTFOUND) { /* the roster's kind goes into its space at once */
-    const char *name = kith_kind_name(KITH_KIND_ROSTER);
-    memcpy(k.ent, id, KITH_ID_LEN);
-    k.field = KITH_F_KIND;
-    k.space = space;
-    k.val = kith_value_new(1, &name);
-    rc = k.val ? kith_txn_stamp(txn, &k.stamp) : KITH_ENOMEM;
-    if (rc == 0)
-      rc = kith_txn_put(txn, &k, NULL);
-    kith_reg_clear(&k);
-  }
+  if (rc == KITH_ENOTFOUND) /* the roster's kind goes into its space at once */
+    rc = kith_record_create_in(txn, KITH_KIND_ROSTER, space, id);
   if (rc)
     return rc;
   kith_hex_encode(pk, KITH_ED25519_PK_LEN, hex);

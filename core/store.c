@@ -92,6 +92,8 @@ static const char *const kind_names[] = {NULL,
                                          "peer",
                                          "device",
                                          "roster",
+                                         [KITH_KIND_MYCARD] = "mycard",
+                                         [KITH_KIND_REFERRAL] = "referral",
                                          [KITH_KIND_INTRO] = "intro",
                                          [KITH_KIND_PROPOSAL] = "proposal"};
 

@@ -50,10 +50,12 @@ typedef struct kith_txn kith_txn;
 enum kith_kind {
   KITH_KIND_CONTACT = 1,
   KITH_KIND_NOTE = 2,
-  KITH_KIND_PEER = 3,   /* a partner: another user, paired */
-  KITH_KIND_DEVICE = 4, /* one of my own devices */
-  KITH_KIND_ROSTER = 5, /* a partnership's device list, in its space */
-  /* 6-9: referrals */
+  KITH_KIND_PEER = 3,     /* a partner: another user, paired */
+  KITH_KIND_DEVICE = 4,   /* one of my own devices */
+  KITH_KIND_ROSTER = 5,   /* a partnership's device list, in its space */
+  KITH_KIND_MYCARD = 6,   /* my own details (core/mycard.h), in self */
+  KITH_KIND_REFERRAL = 7, /* a lead passed to a partner (core/referral.h) */
+  /* 8-9: referrals, later */
   KITH_KIND_INTRO = 10,    /* an introduction I propose (self) */
   KITH_KIND_PROPOSAL = 11, /* one party's side of it (our partnership) */
 };

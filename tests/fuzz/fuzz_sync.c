@@ -170,7 +170,8 @@ static int drain(kith_sync *s)
   return 0;
 }
 
-/* Nothing but cards, rosters and introduction proposals outside self. */
+/* Nothing but cards, rosters, introduction proposals and referrals outside
+ * self. */
 static int shared_only(void *arg, const struct kith_reg *r)
 {
   (void)arg;
@@ -180,7 +181,7 @@ static int shared_only(void *arg, const struct kith_reg *r)
     abort();
   if (r->field == KITH_F_KIND && r->val && r->val->p[0] &&
       strcmp(r->val->p[0], "contact") != 0 && strcmp(r->val->p[0], "roster") != 0 &&
-      strcmp(r->val->p[0], "proposal") != 0)
+      strcmp(r->val->p[0], "proposal") != 0 && strcmp(r->val->p[0], "referral") != 0)
     abort();
   return 0;
 }

@@ -111,6 +111,58 @@ static void test_field_table_consistent(void **state)
   assert_int_equal(kith_field_by_name(KITH_KIND_DEVICE, "revoked")->id, 83);
 }
 
+/* Referrals (120-139) and my card: a referral is shared data of a partnership,
+ * every field of it; my card holds a contact's descriptive fields, under their
+ * numbers. */
+static void test_referral_and_card_fields(void **state)
+{
+  (void)state;
+  size_t n = 0, refs = 0;
+  const struct kith_field *t = kith_fields(&n);
+  for (size_t i = 0; i < n; i++) {
+    if (t[i].id < 120 || t[i].id >= 140)
+      continue;
+    refs++;
+    assert_int_equal(t[i].kind, KITH_KIND_REFERRAL);
+    assert_false(t[i].priv);
+    assert_true(kith_field_in_card(t[i].id));
+  }
+  assert_int_equal(refs, 8);
+  assert_int_equal(kith_field_by_name(KITH_KIND_REFERRAL, "contact")->id, 120);
+  assert_int_equal(kith_field_by_name(KITH_KIND_REFERRAL, "events")->id, 125);
+  assert_int_equal(kith_field_by_name(KITH_KIND_REFERRAL, "thank_value")->id, 127);
+  assert_string_equal(kith_kind_name(KITH_KIND_REFERRAL), "referral");
+  assert_string_equal(kith_kind_name(KITH_KIND_MYCARD), "mycard");
+  assert_int_equal(kith_kind_by_name("mycard"), KITH_KIND_MYCARD);
+
+  assert_ptr_equal(kith_field_by_name(KITH_KIND_MYCARD, "email"),
+                   kith_field_by_id(KITH_F_EMAILS));
+  assert_ptr_equal(kith_field_by_name(KITH_KIND_MYCARD, "needs"),
+                   kith_field_by_id(KITH_F_NEEDS));
+  assert_null(kith_field_by_name(KITH_KIND_MYCARD, "tags"));
+  assert_null(kith_field_by_name(KITH_KIND_MYCARD, "follow_up"));
+  assert_null(kith_field_by_name(KITH_KIND_MYCARD, "last_contacted"));
+  assert_null(kith_field_by_name(KITH_KIND_MYCARD, "met_at"));
+  assert_null(kith_field_by_name(KITH_KIND_MYCARD, "events"));
+
+  /* an event: [id, status, note]; the id and the status must be there */
+  const struct kith_field *ev = kith_field_by_id(KITH_F_REF_EVENTS);
+  const char *good[3] = {"00ff", "met", NULL}, *no_status[3] = {"00ff", NULL, "x"};
+  const char *two[2] = {"00ff", "met"};
+  struct kith_value *v = kith_value_new(3, good), *w = kith_value_new(3, no_status),
+                    *x = kith_value_new(2, two);
+  assert_rc(kith_value_check(ev, v), 0);
+  assert_rc(kith_value_check(ev, w), KITH_EBADMSG);
+  assert_rc(kith_value_check(ev, x), KITH_EBADMSG);
+  uint8_t ent[16] = {1}, e1[16], e2[16];
+  assert_rc(kith_elem_id(ent, ev, v, e1), 0); /* a set: one element per event id */
+  assert_rc(kith_elem_id(ent, ev, w, e2), 0);
+  assert_memory_equal(e1, e2, 16);
+  kith_value_free(v);
+  kith_value_free(w);
+  kith_value_free(x);
+}
+
 /* ---- values -------------------------------------------------------------------- */
 
 static void test_date_valid(void **state)
@@ -561,6 +613,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_field_lookup),
       cmocka_unit_test(test_field_table_consistent),
+      cmocka_unit_test(test_referral_and_card_fields),
       cmocka_unit_test(test_date_valid),
       cmocka_unit_test(test_value_check),
       cmocka_unit_test(test_elem_id),
