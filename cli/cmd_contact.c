@@ -5,6 +5,7 @@
 
 #include "cli/cmds.h"
 #include "core/fold.h"
+#include "core/mycard.h"
 #include "proto/hex.h"
 
 static const char add_usage[] =
@@ -17,13 +18,17 @@ static const char show_usage[] = "kith contact show ID";
 static const char set_usage[] = "kith contact set ID FIELD=VALUE...";
 static const char rm_usage[] = "kith contact rm ID";
 
-static void field_help(FILE *f)
+static const char card_usage[] = "kith card [show] | kith card set FIELD=VALUE...";
+
+/* The fields of kind (a contact, or my card) in FIELD=VALUE. */
+static void field_help(FILE *f, int kind)
 {
   size_t n;
   const struct kith_field *fs = kith_fields(&n);
   fputs("fields:", f);
   for (size_t i = 0; i < n; i++)
-    if (fs[i].kind == KITH_KIND_CONTACT && fs[i].shape != KITH_SHAPE_XMAP)
+    if (kith_field_by_name(kind, fs[i].json) == &fs[i] &&
+        fs[i].shape != KITH_SHAPE_XMAP)
       fprintf(f, " %s", fs[i].json);
   fputs(", x-NAME\n", f);
 }
@@ -38,31 +43,37 @@ static int contact_help(FILE *f)
       "one value; an empty VALUE clears a field; x-NAME=VALUE sets a free field.\n"
       "E-mails and phones take a kind: --phone cell:+44 20 7946 0000.\n",
       add_usage, list_usage, show_usage, set_usage, rm_usage);
-  field_help(f);
+  field_help(f, KITH_KIND_CONTACT);
   return f == stdout ? 0 : EX_USAGE_;
 }
 
-/* Applies FIELD=VALUE, with a clear error for the user. */
-static int set_pair(kith_txn *txn, const uint8_t id[16], const char *arg)
+/* Applies FIELD=VALUE to a contact or (kind KITH_KIND_MYCARD) my card, with a
+ * clear error for the user. */
+static int set_pair(kith_txn *txn, int kind, const uint8_t id[16], const char *arg)
 {
+  bool card = kind == KITH_KIND_MYCARD;
   const char *eq = strchr(arg, '=');
   if (!eq || eq == arg)
-    return cli_usage(set_usage, "'%s' is not FIELD=VALUE", arg);
+    return cli_usage(card ? card_usage : set_usage, "'%s' is not FIELD=VALUE", arg);
   char field[128];
   size_t fl = (size_t)(eq - arg);
   if (fl >= sizeof field)
     return cli_fail(KITH_EUNKFIELD, "'%.40s...'", arg);
   memcpy(field, arg, fl);
   field[fl] = 0;
-  int rc = kith_contact_set_text(txn, id, field, eq + 1);
+  int rc = card ? kith_mycard_set_text(txn, field, eq + 1)
+                : kith_record_set_text(txn, kind, id, field, eq + 1);
   switch (rc) {
   case 0:
     return 0;
   case KITH_EUNKFIELD:
-    return cli_error(EX_DATAERR_, "unknown field '%s' (see 'kith contact --help')",
-                     field);
+    return cli_error(EX_DATAERR_, "unknown field '%s'%s (see 'kith %s --help')", field,
+                     card && kith_field_by_name(KITH_KIND_CONTACT, field)
+                         ? ": your card holds your own details, not this"
+                         : "",
+                     card ? "card" : "contact");
   case KITH_EBADMSG: {
-    const struct kith_field *f = kith_field_by_name(KITH_KIND_CONTACT, field);
+    const struct kith_field *f = kith_field_by_name(kind, field);
     if (f && f->id == KITH_F_NAME)
       return cli_error(EX_DATAERR_, "a contact needs a name; it cannot be cleared");
     if (f && f->shape == KITH_SHAPE_DATE)
@@ -123,7 +134,7 @@ static int contact_add(struct cli *cli, int argc, char **argv)
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 'h') {
       printf("usage: %s\n\nAdds a contact and prints its id.\n", add_usage);
-      field_help(stdout);
+      field_help(stdout, KITH_KIND_CONTACT);
       return 0;
     }
     if (c == '?')
@@ -199,14 +210,14 @@ static int contact_add(struct cli *cli, int argc, char **argv)
       }
       memcpy(full, pair, strlen(pair));
       memcpy(full + strlen(pair), optarg, strlen(optarg) + 1);
-      rc = set_pair(txn, id, full);
+      rc = set_pair(txn, KITH_KIND_CONTACT, id, full);
       free(full);
     } else if (set_field) {
       rc = add_pair(txn, id, set_field, optarg);
     }
   }
   for (int i = optind; rc == 0 && i < argc; i++)
-    rc = set_pair(txn, id, argv[i]);
+    rc = set_pair(txn, KITH_KIND_CONTACT, id, argv[i]);
   if (rc == 0 && note) {
     uint8_t nid[16];
     rc = kith_note_create(txn, id, note, nid);
@@ -525,21 +536,19 @@ static int by_created(const void *a, const void *b)
   return kith_stamp_cmp(&x->created, &y->created);
 }
 
-static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
+/* A contact, or my card, as people read it: name (else fallback), id, every
+ * field, tags, when, notes. Frees rec. */
+static int print_fields(struct cli *cli, kith_txn *txn, struct kith_record *rec,
+                        const char *fallback)
 {
-  struct kith_record *rec = NULL;
-  int rc = kith_record_load(txn, id, &rec);
-  if (rc)
-    return cli_fail(rc, "cannot read the contact");
-  if (cli->json) {
-    rc = cli_json_print(kith_json_record(txn, rec, KITH_JSON_NOTES));
-    kith_record_free(rec);
-    return rc;
-  }
+  int rc;
   char hex[33];
   kith_hex_encode(rec->id, 16, hex);
   const char *name = kith_record_text(rec, KITH_F_NAME);
-  printf("%s%s%s\n", cli->color ? "\033[1m" : "", name ? name : "(no name)",
+  printf("%s%s%s\n", cli->color ? "\033[1m" : "",
+         name       ? name
+         : fallback ? fallback
+                    : "(no name)",
          cli->color ? "\033[0m" : "");
   show_line("id", hex, NULL);
   static const uint8_t order[] = {KITH_F_NICKNAME,
@@ -613,8 +622,10 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
   join_tags(rec, tags, sizeof tags);
   if (tags[0])
     show_line("tags", tags, NULL);
-  show_when("created", &rec->created);
-  show_when("updated", &rec->updated);
+  if (rec->created.hlc) {
+    show_when("created", &rec->created);
+    show_when("updated", &rec->updated);
+  }
 
   struct kith_record_list nc = {0};
   rc = kith_notes_load(txn, rec->id, &nc);
@@ -634,6 +645,20 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
   kith_record_list_clear(&nc);
   kith_record_free(rec);
   return rc ? cli_fail(rc, "cannot read the notes") : 0;
+}
+
+static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
+{
+  struct kith_record *rec = NULL;
+  int rc = kith_record_load(txn, id, &rec);
+  if (rc)
+    return cli_fail(rc, "cannot read the contact");
+  if (cli->json) {
+    rc = cli_json_print(kith_json_record(txn, rec, KITH_JSON_NOTES));
+    kith_record_free(rec);
+    return rc;
+  }
+  return print_fields(cli, txn, rec, NULL);
 }
 
 static int with_one_id(struct cli *cli, int argc, char **argv, const char *usage,
@@ -675,7 +700,7 @@ static int contact_set(struct cli *cli, int argc, char **argv)
   uint8_t id[16];
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     printf("usage: %s\n\nSets fields; all of them or none.\n", set_usage);
-    field_help(stdout);
+    field_help(stdout, KITH_KIND_CONTACT);
     return 0;
   }
   if (argc < 3)
@@ -683,7 +708,7 @@ static int contact_set(struct cli *cli, int argc, char **argv)
                      argc < 2 ? "missing the contact id" : "missing FIELD=VALUE");
   int rc = with_one_id(cli, argc, argv, set_usage, true, &txn, id);
   for (int i = 2; rc == 0 && i < argc; i++)
-    rc = set_pair(txn, id, argv[i]);
+    rc = set_pair(txn, KITH_KIND_CONTACT, id, argv[i]);
   if (rc == 0) {
     rc = cli_commit(txn);
     txn = NULL;
@@ -718,6 +743,95 @@ static int contact_rm(struct cli *cli, int argc, char **argv)
     kith_hex_encode(id, 16, hex);
     rc = cli_json_print(json_pack("{s:s, s:b}", "id", hex, "deleted", 1));
   }
+  kith_txn_abort(txn);
+  return rc;
+}
+
+/* ---- my card -------------------------------------------------------------- */
+
+static int card_help(FILE *f)
+{
+  fprintf(
+      f,
+      "usage: kith card [show]\n       kith card set FIELD=VALUE...\n\n"
+      "Your own details: what you give when you accept an introduction (you then\n"
+      "choose which fields). Only your own devices hold your card: it is never\n"
+      "listed, searched, exported or shared as a contact. FIELD=VALUE works as in\n"
+      "'kith contact set': on a list field (emails, phones, links, ims, addresses;\n"
+      "also email, phone...) it sets that one value; an empty VALUE clears a field;\n"
+      "x-NAME=VALUE sets a free field; e-mails and phones take a kind\n"
+      "(phone=cell:+44 20 7946 0000). Until you set a name, your user name ('kith\n"
+      "whoami') stands in. With --json: an object shaped like a contact (no tags).\n");
+  field_help(f, KITH_KIND_MYCARD);
+  return f == stdout ? 0 : EX_USAGE_;
+}
+
+static int card_show(struct cli *cli, kith_txn *txn)
+{
+  uint8_t id[16];
+  struct kith_record *rec = NULL;
+  json_t *card = NULL;
+  int rc = kith_mycard_json(txn, &card);
+  if (rc)
+    return cli_fail(rc, "cannot read your card");
+  if (cli->json)
+    return cli_json_print(card);
+  kith_mycard_id(id);
+  rc = kith_record_load(txn, id, &rec);
+  if (rc == KITH_ENOTFOUND && (rec = calloc(1, sizeof *rec)) != NULL) {
+    memcpy(rec->id, id, 16);
+    rc = 0;
+    fputs("your card has no details yet (kith card set email=... phone=...)\n", stderr);
+  } else if (rc == KITH_ENOTFOUND) {
+    rc = KITH_ENOMEM;
+  }
+  if (rc == 0)
+    rc = print_fields(cli, txn, rec, json_string_value(json_object_get(card, "name")));
+  else
+    rc = cli_fail(rc, "cannot read your card");
+  json_decref(card);
+  return rc;
+}
+
+/* kith card set FIELD=VALUE...: argv[0] is "set". */
+static int card_set(struct cli *cli, int argc, char **argv)
+{
+  kith_txn *txn = NULL;
+  uint8_t id[16];
+  if (argc < 2)
+    return cli_usage(card_usage, "missing FIELD=VALUE");
+  kith_mycard_id(id);
+  int rc = cli_open(cli);
+  if (rc == 0)
+    rc = cli_begin(cli, true, &txn);
+  for (int i = 1; rc == 0 && i < argc; i++)
+    rc = set_pair(txn, KITH_KIND_MYCARD, id, argv[i]);
+  if (rc == 0) {
+    rc = cli_commit(txn);
+    txn = NULL;
+  }
+  if (rc == 0 && cli->json && (rc = cli_begin(cli, false, &txn)) == 0)
+    rc = card_show(cli, txn);
+  kith_txn_abort(txn);
+  return rc;
+}
+
+int cmd_card(struct cli *cli, int argc, char **argv)
+{
+  const char *sub = argc > 1 ? argv[1] : "show";
+  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 ||
+      strcmp(sub, "help") == 0 || cli_wants_help(argc, argv))
+    return card_help(stdout);
+  if (strcmp(sub, "set") == 0)
+    return card_set(cli, argc - 1, argv + 1);
+  if (strcmp(sub, "show") != 0)
+    return cli_usage(card_usage, "unknown subcommand 'card %s'", sub);
+  if (argc > 2)
+    return cli_usage(card_usage, "unexpected argument '%s'", argv[2]);
+  kith_txn *txn = NULL;
+  int rc = cli_open(cli);
+  if (rc == 0 && (rc = cli_begin(cli, false, &txn)) == 0)
+    rc = card_show(cli, txn);
   kith_txn_abort(txn);
   return rc;
 }

@@ -672,6 +672,14 @@ static int share_cmd(struct cli *cli, int argc, char **argv, bool share)
   char hex[33], chex[33];
   if ((rc = cli_open(cli)) != 0 || (rc = cli_begin(cli, true, &txn)) != 0)
     return rc;
+  if (kith_record_resolve(txn, KITH_KIND_CONTACT, argv[optind], contact) ==
+          KITH_ENOTFOUND &&
+      kith_record_resolve(txn, KITH_KIND_MYCARD, argv[optind], contact) == 0) {
+    kith_txn_abort(txn);
+    return cli_error(EX_DATAERR_,
+                     "that is your own card (kith card): it is never shared; "
+                     "an introduction gives the details you choose");
+  }
   if ((rc = cli_resolve(txn, KITH_KIND_CONTACT, argv[optind], contact)) != 0 ||
       (rc = cli_resolve_peer(txn, with, peer)) != 0) {
     kith_txn_abort(txn);

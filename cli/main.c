@@ -15,6 +15,7 @@
 static const struct cli_cmd commands[] = {
     {"init", cmd_init, "create the store and this device's keys"},
     {"whoami", cmd_whoami, "name, device id, public key, fingerprint"},
+    {"card", cmd_card, "show or set your own details (what introductions give)"},
     {"contact", cmd_contact, "add, list, show, set, rm contacts"},
     {"note", cmd_note, "add, list, edit, rm interaction notes"},
     {"import", cmd_import, "import contacts from a file"},

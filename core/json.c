@@ -118,14 +118,15 @@ json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec, unsigned 
     goto fail;
   kith_hex_encode(rec->id, KITH_ID_LEN, hex);
   json_object_set_new(o, "id", json_string(hex));
-  if (rec->kind == KITH_KIND_CONTACT) {
+  if (rec->kind == KITH_KIND_CONTACT || rec->kind == KITH_KIND_MYCARD) {
     json_object_set_new(o, "name", json_null());
     json_object_set_new(o, "emails", json_array());
     json_object_set_new(o, "phones", json_array());
     json_object_set_new(o, "org", json_null());
     json_object_set_new(o, "title", json_null());
-    json_object_set_new(o, "tags", json_array());
   }
+  if (rec->kind == KITH_KIND_CONTACT)
+    json_object_set_new(o, "tags", json_array());
   json_object_set_new(stamps, "kind", stamp_json(&rec->created));
 
   const struct kith_reg **live = NULL;
@@ -287,10 +288,16 @@ static struct kith_value *addr_from_text(const char *text)
 int kith_contact_set_text(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
                           const char *field, const char *value)
 {
+  return kith_record_set_text(txn, KITH_KIND_CONTACT, id, field, value);
+}
+
+int kith_record_set_text(kith_txn *txn, int kind, const uint8_t id[static KITH_ID_LEN],
+                         const char *field, const char *value)
+{
   int rc;
   if (!kith_utf8_valid(value, strlen(value)) || !kith_utf8_valid(field, strlen(field)))
     return KITH_EBADUTF8;
-  if (strncmp(field, "x-", 2) == 0 && field[2]) {
+  if (strncmp(field, "x-", 2) == 0 && field[2] && kith_field_by_name(kind, "x")) {
     const struct kith_field *xf = kith_field_by_id(KITH_F_X);
     const char *parts[2] = {field + 2, value};
     struct kith_value *v = kith_value_new(2, parts);
@@ -306,11 +313,11 @@ int kith_contact_set_text(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
     kith_value_free(v);
     return rc;
   }
-  const struct kith_field *f = kith_field_by_name(KITH_KIND_CONTACT, field);
+  const struct kith_field *f = kith_field_by_name(kind, field);
   if (!f || f->shape == KITH_SHAPE_XMAP)
     return KITH_EUNKFIELD;
   if (f->shape == KITH_SHAPE_TEXT || f->shape == KITH_SHAPE_DATE) {
-    if (!*value && f->id == KITH_F_NAME)
+    if (!*value && f->id == KITH_F_NAME && kind == KITH_KIND_CONTACT)
       return KITH_EBADMSG; /* a contact always has a name */
     if (!*value)
       return kith_field_set(txn, id, f, NULL);

@@ -64,6 +64,11 @@ int kith_json_import_text(kith_txn *txn, const char *buf, size_t len,
  * x-NAME sets a free field. KITH_EUNKFIELD for an unknown field. */
 int kith_contact_set_text(kith_txn *txn, const uint8_t id[static KITH_ID_LEN],
                           const char *field, const char *value) KITH_MUST_CHECK;
+/* The same for a record of another kind with contact fields: KITH_KIND_MYCARD
+ * takes the fields kith_field_by_name gives it, and its name may be cleared (my
+ * user name stands in). */
+int kith_record_set_text(kith_txn *txn, int kind, const uint8_t id[static KITH_ID_LEN],
+                         const char *field, const char *value) KITH_MUST_CHECK;
 
 /* Splits "kind:value" when kind is a known kind word; else kind is NULL. */
 struct kith_value *kith_typed_value(const char *text);
