@@ -27,6 +27,7 @@ int cmd_relay_rm(struct cli *cli, int argc, char **argv);
 int cmd_bundle(struct cli *cli, int argc, char **argv);
 int cmd_intro(struct cli *cli, int argc, char **argv);
 int cmd_card(struct cli *cli, int argc, char **argv);     /* in cmd_contact.c */
+int cmd_referral(struct cli *cli, int argc, char **argv); /* add|list|show|status... */
 
 /* One sync round through one relay with the devices t[0..n) (cli/relayer.h). */
 int relay_sync(struct cli *cli, const char *relay, const struct kith_remote *t,

@@ -28,6 +28,7 @@ static const struct cli_cmd commands[] = {
     {"sync", cmd_sync, "one sync round with your devices and partners, then exit"},
     {"share", cmd_share, "share a contact's card with a partner"},
     {"unshare", cmd_unshare, "stop sharing a contact (you both keep a private copy)"},
+    {"referral", cmd_referral, "pass leads to partners, track them, thank, stats"},
     {"relay", cmd_relay, "run a relay; list the relays your devices fetch from"},
     {"bundle", cmd_bundle, "sync by file: export changes for a peer, import theirs"},
     {"intro", cmd_intro, "introduce two people who agree to it; answer introductions"},

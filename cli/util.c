@@ -163,7 +163,7 @@ int cli_json_print(json_t *doc)
 
 int cli_resolve(kith_txn *txn, int kind, const char *prefix, uint8_t id[16])
 {
-  const char *what = kind == KITH_KIND_NOTE ? "note" : "contact";
+  const char *what = kith_kind_name(kind) ? kith_kind_name(kind) : "record";
   int rc = kith_record_resolve(txn, kind, prefix, id);
   switch (rc) {
   case 0:

@@ -9,7 +9,8 @@
  * random replica (contacts with a private tag, names, orgs and titles set, also
  * the same field of the same contact on two replicas between syncs, e-mails
  * added and removed, follow-ups, notes, deletions, cards shared and unshared by
- * either user, the clock moved on a few ms) and syncs of a random pair that may
+ * either user, leads passed as referrals by either and moved on by their
+ * receiver, the clock moved on a few ms) and syncs of a random pair that may
  * sync (two devices of one user, or one of Ada's with one of Bea's), whole or cut
  * after a random number of bytes as a dropped connection would, or one way by
  * posts (core/post.h: relay or bundle mode), whose envelopes are delivered lossily
@@ -30,8 +31,9 @@
  *     partnership_regs);
  *   - no store of Bea's ever holds (checked after every sync, not only at the
  *     end) a record of Ada's that was not shared, or a register an Ada device
- *     stamped that is not part of a shared card or its private copy (private
- *     fields, notes, device and peer records); and the same the other way round;
+ *     stamped that is not part of a shared card, a referral or a card's private
+ *     copy (private fields, notes, device and peer records); and the same the
+ *     other way round;
  *   - after the revocation, any sync between the tablet and a device that knows
  *     of it (its store no longer trusts the tablet) leaves the tablet's store
  *     unchanged: the tablet's dial is refused (KITH_EREFUSED on both sides), and
@@ -59,6 +61,7 @@
 #include "core/link.h"
 #include "core/model.h"
 #include "core/post.h"
+#include "core/referral.h"
 #include "core/space.h"
 #include "core/sync.h"
 #include "proto/noise.h"
@@ -208,8 +211,8 @@ struct idset {
 };
 
 static struct idset created[2]; /* contacts and notes made on each user's devices */
-static struct idset shared;     /* cards shared (by either) and the roster: ids
-                                   both users may hold */
+static struct idset shared;     /* cards shared (by either), referrals and the
+                                   roster: ids both users may hold */
 static struct idset by_tablet;  /* cards the tablet shared (see partnership_regs) */
 
 static bool has(const struct idset *s, const uint8_t id[16])
@@ -326,7 +329,7 @@ static bool is_live_contact(int r, const uint8_t id[16])
 
 struct tally {
   unsigned created, set, conflicts, emails, unemails, deleted, notes, follow, shared,
-      unshared, syncs, cut, ok, refused, undialed, after_revoke_known,
+      unshared, referred, moved, syncs, cut, ok, refused, undialed, after_revoke_known,
       after_revoke_unknown, posts;
 };
 static struct tally tally;
@@ -347,6 +350,58 @@ static void trace_edit(int r, const char *what, const uint8_t id[16])
     return;
   kith_hex_encode(id, 16, hex);
   print_message("  %d: %s %s %s\n", step, names[r], what, hex);
+}
+
+/* The referrals replica t holds, oldest first (their ids are random, their
+ * stamps replay but for ties between devices). */
+static int by_created(const void *x, const void *y)
+{
+  const struct kith_referral *a = x, *b = y;
+  return kith_stamp_cmp(&a->created, &b->created);
+}
+
+/* On replica r: passes one of its live contacts to the partner as a referral, or
+ * moves one it received to a random status (core/referral.h). */
+static void refer_or_move(kith_txn *t, int r)
+{
+  static struct ids refs;
+  static struct kith_referral got[MAXIDS];
+  uint8_t out[16];
+  size_t n = 0;
+  refs.n = 0;
+  assert_rc(kith_kind_each(t, KITH_KIND_REFERRAL, collect, &refs), 0);
+  for (size_t i = 0; i < refs.n; i++) {
+    assert_rc(kith_referral_load(t, refs.v[i], &got[n]), 0);
+    if (got[n].given) /* only the receiver moves it */
+      kith_referral_clear(&got[n]);
+    else
+      n++;
+  }
+  if (n)
+    qsort(got, n, sizeof got[0], by_created);
+  if (n && chance(60)) {
+    struct kith_referral *g = &got[pick((uint32_t)n)];
+    const char *st = kith_referral_status_name((int)pick(KITH_REF_STATUSES));
+    assert_rc(kith_referral_set_status(t, g->id, st, chance(50) ? "a note" : NULL), 0);
+    trace_edit(r, st, g->id);
+    tally.moved++;
+  } else if (live_contacts(t, 0)) {
+    uint8_t id[16];
+    memcpy(id, live.v[pick((uint32_t)live.n)], 16);
+    int rc = kith_referral_add(t, id, peer_of[devs[r].user], "a lead", "10 EUR", out);
+    if (rc == 0) {
+      mark_shared(id); /* its card is shared (one partnership: never a copy) */
+      add(&shared, out);
+      if (r == A_TAB)
+        add(&by_tablet, id);
+      trace_edit(r, "refers", id);
+      tally.referred++;
+    } else if (rc != KITH_EINVAL) { /* EINVAL: the partnership not known here yet */
+      assert_rc(rc, 0);
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+    kith_referral_clear(&got[i]);
 }
 
 /* One random edit on replica r. */
@@ -430,6 +485,8 @@ static void edit(int r)
     snprintf(buf, sizeof buf, "2026-03-%02u", 1 + pick(28));
     set_field(t, id, KITH_F_FOLLOW_UP, buf);
     tally.follow++;
+  } else if (op < 93 && chance(50)) { /* a referral: passed, or moved on */
+    refer_or_move(t, r);
   } else if (op < 93) { /* share one of the cards in self */
     if (live_contacts(t, KITH_SPACE_SELF)) {
       memcpy(id, live.v[pick((uint32_t)live.n)], 16);
@@ -894,15 +951,16 @@ static void run_seed(uint64_t s, int steps)
   int passes = settle();
   final_checks();
   print_message("  %u created, %u set, %u conflicting, %u/%u e-mails added/removed, "
-                "%u deleted, %u notes, %u follow-ups, %u/%u shared/unshared; %u "
+                "%u deleted, %u notes, %u follow-ups, %u/%u shared/unshared, %u/%u "
+                "referrals passed/moved; %u "
                 "syncs (%u cut): %u whole, %u refused, %u not dialed; after the "
                 "revocation %u with a device that knew, %u with one that did not; "
                 "%u envelopes; settled by posts in %d passes, then by syncs in %d\n",
                 tally.created, tally.set, tally.conflicts, tally.emails, tally.unemails,
                 tally.deleted, tally.notes, tally.follow, tally.shared, tally.unshared,
-                tally.syncs, tally.cut, tally.ok, tally.refused, tally.undialed,
-                tally.after_revoke_known, tally.after_revoke_unknown, tally.posts,
-                post_passes, passes);
+                tally.referred, tally.moved, tally.syncs, tally.cut, tally.ok,
+                tally.refused, tally.undialed, tally.after_revoke_known,
+                tally.after_revoke_unknown, tally.posts, post_passes, passes);
   teardown();
   in_property = false;
 }
