@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/json.h"
+#include "core/relays.h"
 #include "core/space.h"
 #include "proto/envelope.h"
 #include "proto/hex.h"
@@ -429,9 +430,10 @@ static int share_check(const char *share)
 
 /* The JSON text of record id's fields named in share (with "name" always; a
  * record that is absent gives the name alone), malloc'd in *out. fallback_name:
- * the name when the record has none. */
+ * the name when the record has none. relays: add "relays", the relays my devices
+ * fetch from, so that once we both confirm the other can deposit for me. */
 static int details_json(kith_txn *txn, const uint8_t id[KITH_ID_LEN], const char *share,
-                        const char *fallback_name, char **out)
+                        const char *fallback_name, bool relays, char **out)
 {
   struct kith_record *rec = NULL;
   json_t *all = NULL, *o = json_object();
@@ -453,6 +455,16 @@ static int details_json(kith_txn *txn, const uint8_t id[KITH_ID_LEN], const char
     json_t *v = f && !f->priv ? json_object_get(all, f->json) : NULL;
     if (v && !json_is_null(v) && strcmp(f->json, "name") != 0)
       rc = json_object_set(o, f->json, v) ? KITH_ENOMEM : 0;
+  }
+  if (rc == 0 && relays) {
+    struct kith_relay_list mine;
+    json_t *arr = json_array();
+    rc = arr ? kith_relays_mine(txn, &mine) : KITH_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < mine.n; i++)
+      rc = json_array_append_new(arr, json_string(mine.addr[i])) ? KITH_ENOMEM : 0;
+    if (rc == 0 && mine.n)
+      rc = json_object_set(o, "relays", arr) ? KITH_ENOMEM : 0;
+    json_decref(arr);
   }
   if (rc == 0) {
     *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -700,7 +712,7 @@ static int step_intro(kith_txn *txn, const uint8_t id[KITH_ID_LEN], uint64_t now
     if (in.party[1 - i].contact) { /* the contact's details, from my record of it */
       const char *share = in.consent[1 - i] + 9; /* after "accepted:" */
       char *text = NULL;
-      rc = details_json(txn, in.party[1 - i].id, share, "(no name)", &text);
+      rc = details_json(txn, in.party[1 - i].id, share, "(no name)", false, &text);
       if (rc == 0)
         rc = seal_hex(sk, me, p[i].key, text, &fwd);
       free(text);
@@ -756,6 +768,35 @@ static int introducer_name(kith_txn *txn, const uint8_t gid[16],
   }
   kith_record_free(rec);
   return rc == KITH_ENOTFOUND ? 0 : rc;
+}
+
+/* Adds [addr, key hex] to the relays of gid's roster, creating it (in its space). */
+static int roster_relay(kith_txn *txn, const uint8_t gid[16], const char *parts[2])
+{
+  uint8_t rid[KITH_ID_LEN];
+  uint32_t space;
+  struct kith_reg k = {0};
+  kith_roster_id(gid, rid);
+  int rc = kith_space_local(txn, gid, true, &space);
+  if (rc == 0 &&
+      (rc = kith_txn_get(txn, rid, KITH_F_KIND, NULL, &k)) == KITH_ENOTFOUND) {
+    const char *name = kith_kind_name(KITH_KIND_ROSTER);
+    memcpy(k.ent, rid, KITH_ID_LEN);
+    k.field = KITH_F_KIND;
+    k.space = space;
+    k.val = kith_value_new(1, &name);
+    rc = k.val ? kith_txn_stamp(txn, &k.stamp) : KITH_ENOMEM;
+    if (rc == 0)
+      rc = kith_txn_put(txn, &k, NULL);
+  }
+  kith_reg_clear(&k);
+  if (rc)
+    return rc;
+  struct kith_value *v = kith_value_new(2, parts);
+  rc = v ? soft(kith_set_add(txn, rid, kith_field_by_id(KITH_F_ROSTER_RELAYS), v))
+         : KITH_ENOMEM;
+  kith_value_free(v);
+  return rc;
 }
 
 /* Step 6: the other's details, opened, as a contact of mine with where it came
@@ -856,6 +897,21 @@ static int receive(kith_txn *txn, const uint8_t id[16], struct prop *p,
     const char *nm = json_string_value(json_object_get(doc, "name"));
     intro_space(p->nonce, me, from, gid);
     rc = kith_peer_add_pending(txn, nm && *nm ? nm : p->other_name, from, gid, peer);
+    /* where the other fetches: in our future partnership's roster, as a pairing
+     * would list them, so that once both confirm we can deposit for each other */
+    json_t *relays = json_object_get(doc, "relays"), *e;
+    size_t i;
+    char khex[PK_HEX];
+    kith_hex_encode(from, 32, khex);
+    json_array_foreach(relays, i, e)
+    {
+      const char *parts[2] = {json_string_value(e), khex};
+      if (rc || i >= KITH_RELAYS_MAX)
+        break;
+      if (!parts[0] || !*parts[0] || strlen(parts[0]) >= KITH_RELAY_ADDR_MAX)
+        continue;
+      rc = roster_relay(txn, gid, parts);
+    }
   }
   free(note);
   json_decref(doc);
@@ -891,7 +947,7 @@ static int step_prop(kith_txn *txn, const uint8_t id[KITH_ID_LEN], const uint8_t
     kith_intro_card_id(card);
     if ((rc = kith_txn_identity(txn, &ident)) == 0 &&
         (rc = details_json(txn, card, p.share, ident.name[0] ? ident.name : "(no name)",
-                           &text)) == 0 &&
+                           kith_party, &text)) == 0 &&
         (rc = seal_hex(sk, me, to, text, &sealed)) == 0)
       rc = put_text(txn, id, KITH_F_PROP_SEALED, sealed + PK_HEX);
   }

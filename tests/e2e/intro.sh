@@ -202,6 +202,7 @@ for h in A D E; do expect_ok kith_in "${!h}" relay add "$R"; done
 serve_start "$A" "$T/serve.a2" || finish
 rounds "$SERVE_ADDR" "$D" "$E" # each learns where the others fetch
 serve_stop "$SERVE_PID"
+expect_ok kith_in "$D" relay add 127.0.0.1:9 # a second relay only Dee lists
 expect_ok kith_in "$A" --json intro propose Dee Eve -m "at last"
 I5=$(jqs .id "$OUT")
 relay_round() { local h; for h in "$@"; do expect_ok kith_in "$h" sync --relay "$R"; done; }
@@ -225,6 +226,17 @@ check_eq "$KD" "$(kith_in "$E" --json peer list | jq -r '.[] | select(.name == "
   "... with Dee's key"
 ed=$(intro_of "$E" "$PE5" | jq -r .contact)
 check_eq Dee "$(kith_in "$E" --json contact show "$ed" | jq -r .name)" "Eve holds Dee as a contact"
+# both confirm; the relays each fetches from came sealed with the details, so they
+# sync through the relay at once, with no invite and no address
+expect_ok kith_in "$E" peer confirm Dee
+expect_ok kith_in "$D" peer confirm Eve
+check_contains "$(kith_in "$E" --json relay list | jq -c .partners)" "127.0.0.1:9" \
+  "Eve knows where Dee fetches (it came sealed with Dee's details) before they ever synced"
+g=$(kith_in "$E" contact add --name "Gil Lead" --email gil@example.org)
+expect_ok kith_in "$E" share "$g" --with Dee
+relay_round "$E" "$D" "$E" "$D"
+check_eq "Gil Lead" "$(kith_in "$D" --json contact show "$g" | jq -r .name)" \
+  "Eve's card for Dee reaches her through the relay, directly"
 kill "$RELAY_PID" 2>/dev/null
 wait "$RELAY_PID" 2>/dev/null
 finish
