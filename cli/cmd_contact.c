@@ -661,21 +661,6 @@ static int print_contact(struct cli *cli, kith_txn *txn, const uint8_t id[16])
   return print_fields(cli, txn, rec, NULL);
 }
 
-static int with_one_id(struct cli *cli, int argc, char **argv, const char *usage,
-                       bool write, kith_txn **txn, uint8_t id[16])
-{
-  if (argc < 2)
-    return cli_usage(usage, "missing the contact id");
-  if (argv[1][0] == '-') /* ids are hex: this is an option these commands lack */
-    return cli_usage(usage, "unknown option '%s'", argv[1]);
-  int rc = cli_open(cli);
-  if (rc == 0)
-    rc = cli_begin(cli, write, txn);
-  if (rc == 0)
-    rc = cli_resolve(*txn, KITH_KIND_CONTACT, argv[1], id);
-  return rc;
-}
-
 static int contact_show(struct cli *cli, int argc, char **argv)
 {
   kith_txn *txn = NULL;
@@ -687,7 +672,8 @@ static int contact_show(struct cli *cli, int argc, char **argv)
   }
   if (argc > 2)
     return cli_usage(show_usage, "unexpected argument '%s'", argv[2]);
-  int rc = with_one_id(cli, argc, argv, show_usage, false, &txn, id);
+  int rc =
+      cli_open_record(cli, argc, argv, show_usage, KITH_KIND_CONTACT, false, &txn, id);
   if (rc == 0)
     rc = print_contact(cli, txn, id);
   kith_txn_abort(txn);
@@ -706,7 +692,8 @@ static int contact_set(struct cli *cli, int argc, char **argv)
   if (argc < 3)
     return cli_usage(set_usage,
                      argc < 2 ? "missing the contact id" : "missing FIELD=VALUE");
-  int rc = with_one_id(cli, argc, argv, set_usage, true, &txn, id);
+  int rc =
+      cli_open_record(cli, argc, argv, set_usage, KITH_KIND_CONTACT, true, &txn, id);
   for (int i = 2; rc == 0 && i < argc; i++)
     rc = set_pair(txn, KITH_KIND_CONTACT, id, argv[i]);
   if (rc == 0) {
@@ -731,7 +718,8 @@ static int contact_rm(struct cli *cli, int argc, char **argv)
   }
   if (argc > 2)
     return cli_usage(rm_usage, "unexpected argument '%s'", argv[2]);
-  int rc = with_one_id(cli, argc, argv, rm_usage, true, &txn, id);
+  int rc =
+      cli_open_record(cli, argc, argv, rm_usage, KITH_KIND_CONTACT, true, &txn, id);
   if (rc == 0 && (rc = kith_record_delete(txn, id)) != 0)
     rc = cli_fail(rc, "cannot delete the contact");
   if (rc == 0) {

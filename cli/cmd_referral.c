@@ -367,22 +367,6 @@ static void print_referral(struct cli *cli, const struct kith_referral *r)
   }
 }
 
-/* The referral named by argv[1] (an id prefix), loaded. */
-static int with_referral(struct cli *cli, int argc, char **argv, const char *usage,
-                         bool write, kith_txn **txn, uint8_t id[16])
-{
-  if (argc < 2)
-    return cli_usage(usage, "missing the referral id");
-  if (argv[1][0] == '-')
-    return cli_usage(usage, "unknown option '%s'", argv[1]);
-  int rc = cli_open(cli);
-  if (rc == 0)
-    rc = cli_begin(cli, write, txn);
-  if (rc == 0)
-    rc = cli_resolve(*txn, KITH_KIND_REFERRAL, argv[1], id);
-  return rc;
-}
-
 static int referral_show(struct cli *cli, int argc, char **argv)
 {
   kith_txn *txn = NULL;
@@ -396,7 +380,8 @@ static int referral_show(struct cli *cli, int argc, char **argv)
   }
   if (argc > 2)
     return cli_usage(show_usage, "unexpected argument '%s'", argv[2]);
-  int rc = with_referral(cli, argc, argv, show_usage, false, &txn, id);
+  int rc =
+      cli_open_record(cli, argc, argv, show_usage, KITH_KIND_REFERRAL, false, &txn, id);
   if (rc == 0 && (rc = load(txn, id, &r)) == 0) {
     if (cli->json)
       rc = cli_json_print(kith_referral_json(&r));
@@ -494,7 +479,8 @@ static int referral_write(struct cli *cli, int argc, char **argv, bool thank)
   if (opt && !kith_utf8_valid(opt, strlen(opt)))
     return cli_fail(KITH_EBADUTF8, "--note");
   char *args[2] = {argv[0], argv[optind]};
-  if ((rc = with_referral(cli, 2, args, usage, true, &txn, id)) != 0)
+  if ((rc = cli_open_record(cli, 2, args, usage, KITH_KIND_REFERRAL, true, &txn, id)) !=
+      0)
     goto out;
   rc = thank ? kith_referral_thank(txn, id, opt)
              : kith_referral_set_status(txn, id, status, opt);

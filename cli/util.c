@@ -180,6 +180,21 @@ int cli_resolve(kith_txn *txn, int kind, const char *prefix, uint8_t id[16])
   }
 }
 
+int cli_open_record(struct cli *cli, int argc, char **argv, const char *usage, int kind,
+                    bool write, kith_txn **txn, uint8_t id[16])
+{
+  if (argc < 2)
+    return cli_usage(usage, "missing the %s id", kith_kind_name(kind));
+  if (argv[1][0] == '-') /* ids are hex: this is an option these commands lack */
+    return cli_usage(usage, "unknown option '%s'", argv[1]);
+  int rc = cli_open(cli);
+  if (rc == 0)
+    rc = cli_begin(cli, write, txn);
+  if (rc == 0)
+    rc = cli_resolve(*txn, kind, argv[1], id);
+  return rc;
+}
+
 void cli_relative(uint64_t ms, uint64_t now, char *out, size_t n)
 {
   bool future = ms > now;

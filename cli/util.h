@@ -73,6 +73,12 @@ int cli_json_print(json_t *doc);
 
 /* Resolves an id prefix of kind, printing a clear error on failure. */
 int cli_resolve(kith_txn *txn, int kind, const char *prefix, uint8_t id[16]);
+/* For `kith GROUP VERB ID...`, argv[1] the id prefix of a record of kind: opens
+ * the store, begins a transaction (*txn, the caller aborts it) and resolves the
+ * id, printing why on failure (a usage error if the id is missing or looks like
+ * an option: ids are hex). 0 or an exit code. */
+int cli_open_record(struct cli *cli, int argc, char **argv, const char *usage, int kind,
+                    bool write, kith_txn **txn, uint8_t id[16]);
 
 /* "3 days ago", "in 2 hours", "just now" for a time in ms since the epoch. */
 void cli_relative(uint64_t ms, uint64_t now, char *out, size_t n);
