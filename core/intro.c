@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/json.h"
+#include "core/mycard.h"
 #include "core/relays.h"
 #include "core/space.h"
 #include "proto/envelope.h"
@@ -83,11 +84,6 @@ void kith_intro_contact_id(const uint8_t nonce[static KITH_INTRO_NONCE_LEN],
 {
   hash16("kith intro contact v1", nonce, KITH_INTRO_NONCE_LEN, pk, KITH_ED25519_PK_LEN,
          out);
-}
-
-void kith_intro_card_id(uint8_t out[KITH_ID_LEN])
-{
-  hash16("kith card v1", (const uint8_t *)"", 0, NULL, 0, out);
 }
 
 /* The partnership a pending peer from an introduction gets: both sides compute it. */
@@ -407,8 +403,9 @@ int kith_intro_propose(kith_txn *txn, const struct kith_intro_party p[static 2],
 
 /* ---- cards ------------------------------------------------------------------ */
 
-/* Whether every name in share is a field a card gives (a non-private contact
- * field of a text or a list shape). */
+/* Whether every name in share is a field of my contact record for a party that
+ * does not use kith that I can pass on (a non-private contact field of a text or
+ * a list shape). */
 static int share_check(const char *share)
 {
   char buf[1024];
@@ -429,11 +426,10 @@ static int share_check(const char *share)
 }
 
 /* The JSON text of record id's fields named in share (with "name" always; a
- * record that is absent gives the name alone), malloc'd in *out. fallback_name:
- * the name when the record has none. relays: add "relays", the relays my devices
- * fetch from, so that once we both confirm the other can deposit for me. */
+ * record that is absent gives the name alone), malloc'd in *out: a contact party's
+ * details as I hold them. fallback_name: the name when the record has none. */
 static int details_json(kith_txn *txn, const uint8_t id[KITH_ID_LEN], const char *share,
-                        const char *fallback_name, bool relays, char **out)
+                        const char *fallback_name, char **out)
 {
   struct kith_record *rec = NULL;
   json_t *all = NULL, *o = json_object();
@@ -456,6 +452,26 @@ static int details_json(kith_txn *txn, const uint8_t id[KITH_ID_LEN], const char
     if (v && !json_is_null(v) && strcmp(f->json, "name") != 0)
       rc = json_object_set(o, f->json, v) ? KITH_ENOMEM : 0;
   }
+  if (rc == 0) {
+    *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    rc = !*out ? KITH_ENOMEM : strlen(*out) > DETAILS_MAX ? KITH_ETOOBIG : 0;
+    if (rc)
+      free(*out), *out = NULL;
+  }
+  json_decref(all);
+  json_decref(o);
+  kith_record_free(rec);
+  return rc;
+}
+
+/* The details I give (core/mycard.h): my card's fields named in share (my name
+ * always), and, for a kith party, my relays; JSON text malloc'd in *out. */
+static int my_details(kith_txn *txn, const char *share, bool relays, char **out)
+{
+  json_t *o = NULL;
+  int rc = kith_mycard_subset(txn, share && *share ? share : "name", &o, NULL);
+  if (rc == KITH_EUNKFIELD || rc == KITH_EINVAL) /* a card field gone since: name */
+    rc = kith_mycard_subset(txn, "name", &o, NULL);
   if (rc == 0 && relays) {
     struct kith_relay_list mine;
     json_t *arr = json_array();
@@ -472,9 +488,7 @@ static int details_json(kith_txn *txn, const uint8_t id[KITH_ID_LEN], const char
     if (rc)
       free(*out), *out = NULL;
   }
-  json_decref(all);
   json_decref(o);
-  kith_record_free(rec);
   return rc;
 }
 
@@ -516,8 +530,13 @@ int kith_intro_answer(kith_txn *txn, const uint8_t prop[static KITH_ID_LEN],
     rc = KITH_EINVAL;
   if (rc == 0 && (!p.expires || now_ms >= p.expires))
     rc = KITH_EEXPIRED;
-  if (rc == 0 && accept)
-    rc = share_check(share);
+  if (rc == 0 && accept && share && *share) { /* fields my card holds */
+    json_t *o = NULL;
+    rc = kith_mycard_subset(txn, share, &o, NULL);
+    json_decref(o);
+    if (rc == KITH_EINVAL) /* no field named at all (","): my name alone */
+      rc = 0;
+  }
   if (rc == 0)
     rc = kith_txn_identity(txn, &me);
   if (rc == 0)
@@ -712,7 +731,7 @@ static int step_intro(kith_txn *txn, const uint8_t id[KITH_ID_LEN], uint64_t now
     if (in.party[1 - i].contact) { /* the contact's details, from my record of it */
       const char *share = in.consent[1 - i] + 9; /* after "accepted:" */
       char *text = NULL;
-      rc = details_json(txn, in.party[1 - i].id, share, "(no name)", false, &text);
+      rc = details_json(txn, in.party[1 - i].id, share, "(no name)", &text);
       if (rc == 0)
         rc = seal_hex(sk, me, p[i].key, text, &fwd);
       free(text);
@@ -867,6 +886,9 @@ static int receive(kith_txn *txn, const uint8_t id[16], struct prop *p,
         const char *parts[2] = {json_string_value(e), NULL};
         if (!parts[0] || i >= 64)
           continue;
+        /* "kinds": {"emails": {value: kind}}, as a contact's JSON has them */
+        parts[1] = json_string_value(json_object_get(
+            json_object_get(json_object_get(doc, "kinds"), key), parts[0]));
         struct kith_value *v = kith_value_new(2, parts);
         rc = v ? soft(kith_set_add(txn, cid, f, v)) : KITH_ENOMEM;
         kith_value_free(v);
@@ -942,12 +964,7 @@ static int step_prop(kith_txn *txn, const uint8_t id[KITH_ID_LEN], const uint8_t
       hex_key(p.peer_key_hex, to);
     else if (!split_keyed(p.vouch, to, &(const char *){NULL}))
       goto out;
-    uint8_t card[16];
-    struct kith_identity ident;
-    kith_intro_card_id(card);
-    if ((rc = kith_txn_identity(txn, &ident)) == 0 &&
-        (rc = details_json(txn, card, p.share, ident.name[0] ? ident.name : "(no name)",
-                           kith_party, &text)) == 0 &&
+    if ((rc = my_details(txn, p.share, kith_party, &text)) == 0 &&
         (rc = seal_hex(sk, me, to, text, &sealed)) == 0)
       rc = put_text(txn, id, KITH_F_PROP_SEALED, sealed + PK_HEX);
   }

@@ -50,7 +50,8 @@ int kith_intro_propose(kith_txn *txn, const struct kith_intro_party p[static 2],
                        uint64_t now_ms, uint8_t id[static KITH_ID_LEN]) KITH_MUST_CHECK;
 
 /* A party answers its proposal: accept (share: the comma-separated names of my
- * card's fields to give, may be NULL or "" for my name only) or decline. Refused
+ * card's fields to give (core/mycard.h), may be NULL or "" for my name only) or
+ * decline. Refused
  * (KITH_EEXPIRED) after the proposal's expiry, (KITH_EINVAL) once it is closed or
  * completed, once the keys are vouched for, or for my own proposal (I am its
  * introducer); KITH_EUNKFIELD for a share name that is not a card field. */
@@ -83,10 +84,6 @@ void kith_intro_proposal_id(const uint8_t intro[static KITH_ID_LEN],
 void kith_intro_contact_id(const uint8_t nonce[static KITH_INTRO_NONCE_LEN],
                            const uint8_t pk[static KITH_ED25519_PK_LEN],
                            uint8_t out[KITH_ID_LEN]);
-
-/* Until core/card lands: my card is the contact record with this id in self
- * (name: my identity's name if it has none). To be replaced by the card API. */
-void kith_intro_card_id(uint8_t out[KITH_ID_LEN]);
 
 /* Statuses (DESIGN.md). For the introducer: "proposed", "completed", "declined",
  * "expired", "withdrawn"; each party's answer "pending", "accepted", "declined".

@@ -53,6 +53,11 @@ for h in A B C D E; do
 done
 for h in B C D E; do pair_homes "$A" "${!h}" --listen 127.0.0.1:0; done
 KB=$(key_of "$B") KC=$(key_of "$C") KD=$(key_of "$D") KE=$(key_of "$E")
+# their cards: what an introduction gives, the fields each chooses
+expect_ok kith_in "$B" card set "name=Bea Lopez" email=work:bea@example.org "phone=+1 555 0100"
+expect_ok kith_in "$C" card set "name=Cy Young" email=cy@example.org "phone=+1 555 0199"
+expect_ok kith_in "$D" card set email=dee@example.org
+expect_ok kith_in "$E" card set email=eve@example.org
 
 serve_start "$A" "$T/serve.a" || finish
 ADDR=$SERVE_ADDR
@@ -83,6 +88,7 @@ check_eq '"proposed" "Ada" "Cy" "Cy hires designers"' \
   "Bea sees Ada's proposal: Cy's name and her message, nothing else"
 check_not_contains "$(kith_in "$B" --json intro list)" "Bea designs" "Bea does not see Ada's message for Cy"
 check_not_contains "$(everything "$B")" "$KC" "Bea holds no key of Cy's"
+check_not_contains "$(everything "$B")" "cy@example.org" "... no e-mail of Cy's"
 expect_error 65 'not yours to answer' kith_in "$A" intro accept "$PB"
 expect_error 64 'contact party' kith_in "$A" intro accept "$I1"
 expect_error 65 'field' kith_in "$B" intro accept "$PB" --share tags
@@ -94,6 +100,9 @@ check_eq "accepted pending" "$(intro_of "$A" "$I1" | jq -r '[.parties[].answer] 
 check_eq proposed "$(status_of "$C" "$PC")" "Cy still sees a plain proposal"
 e=$(everything "$C")
 check_not_contains "$e" "$KB" "Cy holds no key of Bea's (contacts, peers, export)"
+check_not_contains "$e" "bea@example.org" "... no e-mail of Bea's"
+check_not_contains "$e" "555 0100" "... no phone of Bea's"
+check_not_contains "$e" "Lopez" "... not her card's full name"
 check_eq "Ada" "$(kith_in "$C" --json peer list | jq -r '[.[].name] | join(" ")')" \
   "Cy's peers: Ada only"
 check_eq 0 "$(kith_in "$C" --json contact list | jq length)" "Cy has no contact yet"
@@ -103,17 +112,21 @@ check_eq completed "$(status_of "$A" "$I1")" "Ada's introduction is completed"
 check_eq completed "$(status_of "$B" "$PB")" "Bea's side is completed"
 check_eq completed "$(status_of "$C" "$PC")" "Cy's side is completed"
 cb=$(intro_of "$C" "$PC" | jq -r .contact)
-check_eq Bea "$(kith_in "$C" --json contact show "$cb" | jq -r .name)" "Cy holds Bea as a contact"
+check_eq '"Bea Lopez" ["bea@example.org"] {"emails":{"bea@example.org":"work"}} []' \
+  "$(kith_in "$C" --json contact show "$cb" | jq -c '.name, .emails, .kinds, .phones' | paste -sd ' ')" \
+  "Cy holds Bea as a contact: the name and e-mail she chose to give (with its kind), no phone"
 expect_ok kith_in "$C" contact show "$cb"
 check_contains "$OUT" "Introduced by Ada, on " "... with who introduced them"
 check_contains "$OUT" "because Bea designs" "... and why"
 bc=$(intro_of "$B" "$PB" | jq -r .contact)
-check_eq Cy "$(kith_in "$B" --json contact show "$bc" | jq -r .name)" "Bea holds Cy as a contact"
-check_eq pending "$(kith_in "$C" --json peer list | jq -r '.[] | select(.name == "Bea") | .status')" \
+check_eq '"Cy Young" [] []' \
+  "$(kith_in "$B" --json contact show "$bc" | jq -c '.name, .emails, .phones' | paste -sd ' ')" \
+  "Bea holds Cy as a contact: his name only, as he chose"
+check_eq pending "$(kith_in "$C" --json peer list | jq -r '.[] | select(.name == "Bea Lopez") | .status')" \
   "Cy has Bea as a pending peer"
-check_eq "$KB" "$(kith_in "$C" --json peer list | jq -r '.[] | select(.name == "Bea") | .public_key')" \
+check_eq "$KB" "$(kith_in "$C" --json peer list | jq -r '.[] | select(.name == "Bea Lopez") | .public_key')" \
   "... with Bea's key, as Ada vouched for it"
-check_eq pending "$(kith_in "$B" --json peer list | jq -r '.[] | select(.name == "Cy") | .status')" \
+check_eq pending "$(kith_in "$B" --json peer list | jq -r '.[] | select(.name == "Cy Young") | .status')" \
   "Bea has Cy as a pending peer"
 
 # ---- both confirm, then sync directly -------------------------------------------

@@ -9,6 +9,7 @@
 
 #include "core/intro.h"
 #include "core/link.h"
+#include "core/mycard.h"
 #include "proto/hex.h"
 
 static void sync_ok(struct dev *dialer, struct dev *acceptor)
@@ -50,15 +51,13 @@ struct world {
   uint8_t intro[16], pb[16], pc[16];          /* the intro, Bea's and Cy's proposals */
 };
 
+/* My card (core/mycard.h): what I give when I accept. */
 static void card(struct dev *d, const char *name, const char *email, const char *phone)
 {
-  uint8_t id[16];
-  kith_intro_card_id(id);
   kith_txn *t = kt_begin(d->s.st, true);
-  assert_rc(kith_record_create(t, KITH_KIND_CONTACT, true, id), 0);
-  assert_rc(kith_contact_set_text(t, id, "name", name), 0);
-  assert_rc(kith_contact_set_text(t, id, "emails", email), 0);
-  assert_rc(kith_contact_set_text(t, id, "phones", phone), 0);
+  assert_rc(kith_mycard_set_text(t, "name", name), 0);
+  assert_rc(kith_mycard_set_text(t, "emails", email), 0);
+  assert_rc(kith_mycard_set_text(t, "phones", phone), 0);
   kt_commit(t);
 }
 
@@ -78,7 +77,7 @@ static void world_new(struct world *w, uint64_t expires_in)
   dev_new(&w->c, "Cy", "laptop");
   partner(&w->a, "Ada", &w->b, "Bea", w->a_b, w->b_a);
   partner(&w->a, "Ada", &w->c, "Cy", w->a_c, w->c_a);
-  card(&w->b, "Bea Lopez", "bea@example.org", "+1 555 0100");
+  card(&w->b, "Bea Lopez", "work:bea@example.org", "+1 555 0100");
   card(&w->c, "Cy Young", "cy@example.org", "+1 555 0199");
   settle(w);
   kith_txn *t = kt_begin(w->a.s.st, true);
@@ -243,6 +242,16 @@ static void test_both_accept(void **state)
   assert_rc(kith_reg_each(t, find_one, &got), 0);
   kith_txn_abort(t);
   assert_int_equal(got.hits, 2);
+  struct kith_record *rec = NULL; /* with the kind Bea gave her e-mail */
+  t = kt_begin(w.c.s.st, false);
+  assert_rc(kith_record_load(t, cid, &rec), 0);
+  kith_txn_abort(t);
+  int work = 0;
+  for (size_t i = 0; i < rec->n; i++)
+    work += rec->regs[i].field == KITH_F_EMAILS && kith_reg_live(&rec->regs[i]) &&
+            rec->regs[i].val->p[1] && strcmp(rec->regs[i].val->p[1], "work") == 0;
+  kith_record_free(rec);
+  assert_int_equal(work, 1);
   kith_intro_contact_id(nonce, w.c.pk, cid);
   assert_string_equal(get_text(&w.b, cid, KITH_F_NAME, buf), "Cy Young");
   /* Cy gave the e-mail only: Bea has no phone of Cy's */
