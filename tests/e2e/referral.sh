@@ -197,4 +197,5 @@ expect_ok kith_in "$B" sync --relay "$R"
 check_eq '["Grace Hopper",false,"won"]' "$(ref "$B" "$R1" '[.contact.name, .contact.shared, .status]')" \
   "after an unshare Bea still sees the referral and its contact's name"
 
+serve_stop "$RELAY_PID" # SIGTERM to the relay (not timeout(1)): a clean stop
 finish
