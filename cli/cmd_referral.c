@@ -50,6 +50,15 @@ static int print_json(struct cli *cli, const uint8_t id[16])
 
 /* ---- add ------------------------------------------------------------------- */
 
+/* Whether peer is pending: introduced, not confirmed as a partner yet. */
+static bool pending(kith_txn *txn, const uint8_t peer[16])
+{
+  struct kith_record *p = NULL;
+  bool yes = kith_record_load(txn, peer, &p) == 0 && kith_peer_is_pending(p);
+  kith_record_free(p);
+  return yes;
+}
+
 static int referral_add(struct cli *cli, int argc, char **argv)
 {
   static const struct option opts[] = {{"contact", required_argument, NULL, 'c'},
@@ -104,10 +113,11 @@ static int referral_add(struct cli *cli, int argc, char **argv)
     goto out;
   rc = kith_referral_add(txn, cid, pid, reason, value, id);
   if (rc == KITH_EINVAL)
-    rc = cli_error(EX_DATAERR_,
-                   "cannot refer to %s: that partner was paired by an "
-                   "older kith (pair again)",
-                   to);
+    rc = cli_error(EX_DATAERR_, "cannot refer to %s: %s", to,
+                   pending(txn, pid) ? "not a partner until you confirm them (kith "
+                                       "peer confirm)"
+                                     : "that partner was paired by an older kith "
+                                       "(pair again)");
   else if (rc == KITH_ETOOBIG || rc == KITH_EBADUTF8)
     rc = cli_fail(rc, "--reason");
   else if (rc)
@@ -542,23 +552,24 @@ static int partner_groups(kith_txn *txn, const uint8_t *only, struct groups *g)
   for (size_t i = 0; rc == 0 && i < peers.n; i++) {
     uint8_t gid[KITH_GID_LEN];
     struct kith_record *p = NULL;
+    struct group *gr = NULL;
     if (only && memcmp(only, peers.v[i], 16) != 0)
       continue;
-    if (kith_peer_space(txn, peers.v[i], gid) != 0)
-      continue; /* paired by a kith older than spaces: no referrals */
-    struct group *gr = group_add(g);
-    if (!gr) {
-      rc = KITH_ENOMEM;
+    if ((rc = kith_record_load(txn, peers.v[i], &p)) != 0)
       break;
-    }
-    gr->has_peer = true;
-    memcpy(gr->peer, peers.v[i], 16);
-    rc = kith_space_local(txn, gid, false, &gr->space);
-    if (rc == KITH_ENOTFOUND)
-      rc = 0, gr->space = 0;
-    if (rc == 0 && (rc = kith_record_load(txn, peers.v[i], &p)) == 0) {
+    /* a pending peer (introduced, not confirmed) is no partner yet, and one paired
+     * by a kith older than spaces has no referrals */
+    if (!kith_peer_is_pending(p) && kith_peer_space(txn, peers.v[i], gid) == 0 &&
+        !(gr = group_add(g)))
+      rc = KITH_ENOMEM;
+    if (gr) {
       const char *name = kith_record_text(p, KITH_F_PEER_NAME);
+      gr->has_peer = true;
+      memcpy(gr->peer, peers.v[i], 16);
       snprintf(gr->name, sizeof gr->name, "%s", name ? name : "");
+      rc = kith_space_local(txn, gid, false, &gr->space);
+      if (rc == KITH_ENOTFOUND)
+        rc = 0, gr->space = 0; /* nothing shared with them yet */
     }
     kith_record_free(p);
   }
