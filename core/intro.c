@@ -694,7 +694,7 @@ static int step_intro(kith_txn *txn, const uint8_t id[KITH_ID_LEN], uint64_t now
   for (int i = 0; i < 2; i++) {
     accepted[i] = declined[i] = false;
     if (in.party[i].contact) {
-      accepted[i] = in.consent[i] && strncmp(in.consent[i], "accepted", 8) == 0;
+      accepted[i] = in.consent[i] && strncmp(in.consent[i], "accepted:", 9) == 0;
       declined[i] = eq(in.consent[i], "declined");
       continue;
     }
