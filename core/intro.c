@@ -878,7 +878,22 @@ static int receive(kith_txn *txn, const uint8_t id[16], struct prop *p,
     if (json_is_string(val) &&
         (f->shape == KITH_SHAPE_TEXT || f->shape == KITH_SHAPE_DATE))
       rc = soft(put_text(txn, cid, f->id, json_string_value(val)));
-    else if (json_is_array(val) && f->shape == KITH_SHAPE_TYPED) {
+    else if (json_is_object(val) && f->shape == KITH_SHAPE_XMAP) { /* x-NAME */
+      const char *xname;
+      json_t *xv;
+      size_t n = 0;
+      json_object_foreach(val, xname, xv)
+      {
+        const char *parts[2] = {xname, json_string_value(xv)};
+        if (!parts[1] || n++ >= 64)
+          continue;
+        struct kith_value *v = kith_value_new(2, parts);
+        rc = v ? soft(kith_set_add(txn, cid, f, v)) : KITH_ENOMEM;
+        kith_value_free(v);
+        if (rc)
+          break;
+      }
+    } else if (json_is_array(val) && f->shape == KITH_SHAPE_TYPED) {
       size_t i;
       json_t *e;
       json_array_foreach(val, i, e)
