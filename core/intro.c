@@ -893,6 +893,26 @@ static int receive(kith_txn *txn, const uint8_t id[16], struct prop *p,
         if (rc)
           break;
       }
+    } else if (json_is_array(val) && f->shape == KITH_SHAPE_ADDR) {
+      /* [{"kind", "po_box", "ext", "street", "locality", "region", "code",
+       * "country"}], as a contact's JSON has them (core/json.h) */
+      static const char *const keys[KITH_ADDR_PARTS] = {
+          "kind", "po_box", "ext", "street", "locality", "region", "code", "country"};
+      size_t i;
+      json_t *e;
+      json_array_foreach(val, i, e)
+      {
+        const char *parts[KITH_ADDR_PARTS] = {0};
+        if (!json_is_object(e) || i >= 16)
+          continue;
+        for (int j = 0; j < KITH_ADDR_PARTS; j++)
+          parts[j] = json_string_value(json_object_get(e, keys[j]));
+        struct kith_value *v = kith_value_new(KITH_ADDR_PARTS, parts);
+        rc = v ? soft(kith_set_add(txn, cid, f, v)) : KITH_ENOMEM;
+        kith_value_free(v);
+        if (rc)
+          break;
+      }
     } else if (json_is_array(val) && f->shape == KITH_SHAPE_TYPED) {
       size_t i;
       json_t *e;

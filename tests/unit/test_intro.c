@@ -58,8 +58,11 @@ static void card(struct dev *d, const char *name, const char *email, const char 
   assert_rc(kith_mycard_set_text(t, "name", name), 0);
   assert_rc(kith_mycard_set_text(t, "emails", email), 0);
   assert_rc(kith_mycard_set_text(t, "phones", phone), 0);
-  if (strncmp(name, "Bea", 3) == 0) /* a free field, on Bea's card only */
+  if (strncmp(name, "Bea", 3) == 0) { /* a free field and an address: Bea's only */
     assert_rc(kith_mycard_set_text(t, "x-portfolio", "https://example.org/folio"), 0);
+    assert_rc(kith_mycard_set_text(t, "addresses", "work:1 Main St, Springfield, IL"),
+              0);
+  }
   kt_commit(t);
 }
 
@@ -203,7 +206,7 @@ static void test_both_accept(void **state)
   kith_txn_abort(t);
   assert_rc(answer(&w.b, w.pb, true, "emails,tags"), KITH_EUNKFIELD);
 
-  assert_rc(answer(&w.b, w.pb, true, "emails,phones,x-portfolio"), 0);
+  assert_rc(answer(&w.b, w.pb, true, "emails,phones,x-portfolio,addresses"), 0);
   settle(&w);
   view(&w.b, w.pb, &v);
   assert_string_equal(v.status, "accepted");
@@ -259,6 +262,11 @@ static void test_both_accept(void **state)
   assert_rc(kith_reg_each(t, find_one, &folio), 0);
   kith_txn_abort(t);
   assert_int_equal(folio.hits, 1); /* her free field too, as she chose */
+  struct needles town = {{"Springfield", NULL, NULL, NULL}, 0};
+  t = kt_begin(w.c.s.st, false);
+  assert_rc(kith_reg_each(t, find_one, &town), 0);
+  kith_txn_abort(t);
+  assert_int_equal(town.hits, 1); /* and her address */
   kith_intro_contact_id(nonce, w.c.pk, cid);
   assert_string_equal(get_text(&w.b, cid, KITH_F_NAME, buf), "Cy Young");
   /* Cy gave the e-mail only: Bea has no phone of Cy's */
