@@ -97,11 +97,63 @@ KITH_HOME=$home/phone say contact show "${zoe:0:6}"  # both devices' edits and B
 say contact list
 say peer list
 echo; echo "# What the relay holds: sealed envelopes, not one name"
-if grep -r -a -q -E "Zo|Keller|Bea Rossi|Ana Costa" "$home/relay"; then
+# (whole names: a two-letter string turns up in any few megabytes of ciphertext)
+if grep -r -a -q -E "Zoë Keller|Keller Studio|keller\.studio|Bea Rossi|Ana Costa" "$home/relay"; then
   echo "the relay's folder holds plaintext: this is a bug"; exit 1
 else
-  echo "grep for Zoë, Keller, Bea Rossi, Ana Costa in the relay's folder: no match"
+  echo "grep for Zoë Keller, Keller Studio, keller.studio, Bea Rossi, Ana Costa in the"
+  echo "relay's folder: no match"
 fi
+
+echo; echo "# An introduction: Ana knows Bea (a designer) and Kofi (who needs one);"
+echo "# neither learns anything of the other before both say yes"
+KITH_HOME=$home/kofi kith init --name "Kofi Mensah" --device laptop >/dev/null
+KITH_HOME=$home/kofi say card set email=work:kofi@solarkit.example "phone=cell:+233 20 000 0042" \
+  org=SolarKit title=Founder
+KITH_HOME=$home/partner say card set email=work:bea@rossi.design org="Rossi Design"
+pair kofi --listen 127.0.0.1:0
+say intro propose Bea Kofi --message "Kofi is hiring a product designer for SolarKit" \
+  --message "Bea designs energy apps; she could help SolarKit"
+intro_id() { # the proposal a party holds: intro_id HOME
+  KITH_HOME=$home/$1 kith --json intro list | jq -r '.[0].id'
+}
+intro_status() { KITH_HOME=$home/$1 kith --json intro list | jq -r '.[0].status'; }
+round() { # the laptop's serve posts at the relay within a second of a change; then
+  # one sync for each party: Bea through the relay, Kofi on the LAN
+  sleep 1.5
+  KITH_HOME=$home/partner kith sync --relay "$relay" >/dev/null 2>&1 || true
+  KITH_HOME=$home/kofi kith sync --addr "$addr" >/dev/null 2>&1 || true
+}
+round
+KITH_HOME=$home/partner say intro list # Bea sees Kofi's name and Ana's message, nothing else
+KITH_HOME=$home/partner say intro accept "$(intro_id partner)" --share emails,org
+KITH_HOME=$home/kofi say intro accept "$(intro_id kofi)" --share emails,phones,org,title
+for _ in $(seq 10); do # vouch, seal, forward, open: a few rounds
+  round
+  [ "$(intro_status partner)" = completed ] && [ "$(intro_status kofi)" = completed ] && break
+done
+say intro list
+KITH_HOME=$home/partner say contact list --search kofi
+KITH_HOME=$home/partner say peer list # Kofi, pending: confirm to sync directly
+KITH_HOME=$home/partner say peer confirm Kofi
+KITH_HOME=$home/kofi say peer confirm Bea
+
+echo; echo "# A referral: Ana passes Bea a lead, and hears how it went"
+say referral add --contact "${raj:0:6}" --to Bea --reason "Gridwise needs a design system" \
+  --value "4000 EUR"
+round
+ref=$(KITH_HOME=$home/partner kith --json referral list --received | jq -r '.[0].id')
+KITH_HOME=$home/partner say referral status "${ref:0:8}" contacted --note "call on Monday"
+KITH_HOME=$home/partner say referral status "${ref:0:8}" won --note "signed: 3 months"
+KITH_HOME=$home/partner say referral thank "${ref:0:8}" --value "4000 EUR"
+round
+for _ in $(seq 50); do # the laptop's serve fetches Bea's updates from the relay
+  [ "$(kith --json referral list | jq -r '.[0].thanked != null')" = true ] && break
+  sleep 0.2
+done
+say referral list
+say referral stats
+
 kill $(jobs -p) 2>/dev/null || true
 wait 2>/dev/null || true
 echo; echo "demo store: $home (set KEEP=1 to keep it)"
