@@ -39,31 +39,6 @@ static int intro_help(FILE *f)
   return f == stdout ? 0 : EX_USAGE_;
 }
 
-/* "90s", "30m", "12h", "7d" (a bare number is seconds) in ms; 0 if malformed. */
-static uint64_t parse_duration(const char *s)
-{
-  char *end;
-  if (!isdigit((unsigned char)*s))
-    return 0;
-  unsigned long long n = strtoull(s, &end, 10);
-  uint64_t unit = 1000;
-  if (*end == 's' || *end == 0)
-    unit = 1000;
-  else if (*end == 'm')
-    unit = 60000;
-  else if (*end == 'h')
-    unit = 3600000;
-  else if (*end == 'd')
-    unit = 86400000;
-  else
-    return 0;
-  if (*end && end[1])
-    return 0;
-  if (n == 0 || n > 3650ull * 86400)
-    return 0;
-  return (uint64_t)n * unit;
-}
-
 struct name_match {
   kith_txn *txn;
   uint8_t field;
@@ -335,7 +310,8 @@ static int propose(struct cli *cli, int argc, char **argv)
         return cli_usage(intro_usage, "--message at most twice");
       msg[nmsg++] = argv[++i];
     } else if (strcmp(argv[i], "--expires") == 0) {
-      if (i + 1 >= argc || (expires = parse_duration(argv[++i])) == 0)
+      if (i + 1 >= argc ||
+          (expires = cli_parse_duration_ms(argv[++i], 3650ull * 86400000)) == 0)
         return cli_usage(intro_usage,
                          "--expires needs a DURATION like 2s, 30m, 12h, 7d");
     } else if (argv[i][0] == '-' && argv[i][1]) {

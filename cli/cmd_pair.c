@@ -37,42 +37,6 @@ static const char serve_usage[] = "kith serve [--listen ADDR]";
 #define RELAY_REWAIT_MIN_MS 1000
 #define SERVE_FILE "serve.addr"
 
-/* "90s", "30m", "2h", "7d", or plain seconds. 0 on a bad duration. */
-static uint64_t parse_duration_ms(const char *s)
-{
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || v == 0)
-    return 0;
-  uint64_t unit = 1000;
-  if (*end == 's')
-    end++;
-  else if (*end == 'm')
-    unit = 60000, end++;
-  else if (*end == 'h')
-    unit = 3600000, end++;
-  else if (*end == 'd')
-    unit = 86400000, end++;
-  if (*end || v > 365ull * 86400)
-    return 0;
-  return v * unit;
-}
-
-static void addr_text(const struct sockaddr *sa, char *out, size_t n)
-{
-  char ip[INET6_ADDRSTRLEN] = "?";
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *s6 = (const void *)sa;
-    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-    snprintf(out, n, "[%s]:%u", ip, ntohs(s6->sin6_port));
-  } else {
-    const struct sockaddr_in *s4 = (const void *)sa;
-    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-    snprintf(out, n, "%s:%u", ip, ntohs(s4->sin_port));
-  }
-}
-
 static bool is_any(const struct sockaddr *sa)
 {
   if (sa->sa_family == AF_INET6) {
@@ -659,7 +623,7 @@ int cmd_invite(struct cli *cli, int argc, char **argv)
       device = true;
       break;
     case 'e':
-      if (!(ttl = parse_duration_ms(optarg)))
+      if (!(ttl = cli_parse_duration_ms(optarg, 365ull * 86400000)))
         return cli_usage(invite_usage, "bad --expires '%s' (use 90s, 30m, 2h, 7d)",
                          optarg);
       break;
@@ -825,7 +789,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
   else
     ((struct sockaddr_in *)&addr)->sin_port = htons(port);
   char text[128];
-  addr_text((struct sockaddr *)&addr, text, sizeof text);
+  cli_addr_text((struct sockaddr *)&addr, text, sizeof text);
   /* Tell `kith invite` where serve listens (and that it runs: the pid). */
   snprintf(h.serve_file, sizeof h.serve_file, "%s/" SERVE_FILE, cli->home);
   FILE *f = fopen(h.serve_file, "w");
@@ -983,7 +947,7 @@ int cmd_join(struct cli *cli, int argc, char **argv)
     struct sockaddr_storage sa;
     char text[128];
     hint_addr(h, &sa);
-    addr_text((struct sockaddr *)&sa, text, sizeof text);
+    cli_addr_text((struct sockaddr *)&sa, text, sizeof text);
     if ((rc = join_one(cli, loop, &inv, h, tag, &r)) != 0) {
       kith_invite_clear(&inv);
       return cli_fail(rc, "cannot start pairing");

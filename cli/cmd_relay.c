@@ -53,29 +53,6 @@ static uint64_t parse_bytes(const char *s)
   return (uint64_t)v << shift;
 }
 
-/* "90s", "30m", "2h", "14d", or plain seconds: seconds, 0 on a bad duration (or
- * one of more than 10 years). */
-static uint64_t parse_duration_s(const char *s)
-{
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || v == 0 || s[0] == '-')
-    return 0;
-  uint64_t unit = 1;
-  if (*end == 's')
-    end++;
-  else if (*end == 'm')
-    unit = 60, end++;
-  else if (*end == 'h')
-    unit = 3600, end++;
-  else if (*end == 'd')
-    unit = 86400, end++;
-  if (*end || v > 3650ull * 86400 / unit)
-    return 0;
-  return v * unit;
-}
-
 /* A count from 1 to max; 0 if it is not one. */
 static uint32_t parse_count(const char *s, uint32_t max)
 {
@@ -85,20 +62,6 @@ static uint32_t parse_count(const char *s, uint32_t max)
   if (errno || end == s || *end || s[0] == '-' || v == 0 || v > max)
     return 0;
   return (uint32_t)v;
-}
-
-static void addr_text(const struct sockaddr *sa, char *out, size_t n)
-{
-  char ip[INET6_ADDRSTRLEN] = "?";
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *s6 = (const void *)sa;
-    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-    snprintf(out, n, "[%s]:%u", ip, ntohs(s6->sin6_port));
-  } else {
-    const struct sockaddr_in *s4 = (const void *)sa;
-    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-    snprintf(out, n, "%s:%u", ip, ntohs(s4->sin_port));
-  }
 }
 
 /* ---- relay run ----------------------------------------------------------------------
@@ -246,7 +209,8 @@ int cmd_relay_run(struct cli *cli, int argc, char **argv)
                          optarg);
       break;
     case 't':
-      if (!(cfg.mailbox.ttl_s = parse_duration_s(optarg)))
+      if (!(cfg.mailbox.ttl_s =
+                cli_parse_duration_ms(optarg, 3650ull * 86400000) / 1000))
         return cli_usage(run_usage, "bad --ttl '%s' (90s, 30m, 2h, 14d)", optarg);
       break;
     case 'm':
@@ -309,7 +273,7 @@ int cmd_relay_run(struct cli *cli, int argc, char **argv)
     ((struct sockaddr_in *)&addr)->sin_port = htons(port);
   char text[128], key[65];
   uint8_t pk[32];
-  addr_text((struct sockaddr *)&addr, text, sizeof text);
+  cli_addr_text((struct sockaddr *)&addr, text, sizeof text);
   kith_relay_public_key(r.relay, pk);
   kith_hex_encode(pk, sizeof pk, key);
   uv_signal_init(r.loop, &r.sigint);

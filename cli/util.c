@@ -1,5 +1,7 @@
 #include "cli/util.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -317,4 +319,45 @@ int cli_read_file(const char *path, size_t max, char **out, size_t *len)
   *out = buf;
   *len = n;
   return 0;
+}
+
+uint64_t cli_parse_duration_ms(const char *s, uint64_t max_ms)
+{
+  char *end = NULL;
+  if (!isdigit((unsigned char)s[0]))
+    return 0;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  uint64_t unit = 1000;
+  switch (*end) {
+  case 's':
+    end++;
+    break;
+  case 'm':
+    unit = 60000, end++;
+    break;
+  case 'h':
+    unit = 3600000, end++;
+    break;
+  case 'd':
+    unit = 86400000, end++;
+    break;
+  }
+  if (errno || *end || v == 0 || v > max_ms / unit)
+    return 0;
+  return (uint64_t)v * unit;
+}
+
+void cli_addr_text(const struct sockaddr *sa, char *out, size_t n)
+{
+  char ip[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const void *)sa;
+    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+    snprintf(out, n, "[%s]:%u", ip, ntohs(s6->sin6_port));
+  } else {
+    const struct sockaddr_in *s4 = (const void *)sa;
+    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+    snprintf(out, n, "%s:%u", ip, ntohs(s4->sin_port));
+  }
 }

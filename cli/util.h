@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "core/json.h"
 #include "core/model.h"
@@ -94,5 +95,12 @@ bool cli_wants_help(int argc, char **argv);
 /* Reads all of a file ("-" is stdin) into a NUL-terminated buffer, up to max
  * bytes. Returns 0 or a kith error (KITH_ETOOBIG, KITH_EIO with errno set). */
 int cli_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* A duration as people type it: digits, then s, m, h or d (none: seconds), in
+ * milliseconds; 0 if malformed, 0, or longer than max_ms. */
+uint64_t cli_parse_duration_ms(const char *s, uint64_t max_ms);
+
+/* "1.2.3.4:PORT" or "[::1]:PORT" for an IPv4 or IPv6 socket address. */
+void cli_addr_text(const struct sockaddr *sa, char *out, size_t n);
 
 #endif
