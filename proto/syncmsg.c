@@ -24,6 +24,24 @@ static int fields_of(int type)
   }
 }
 
+/* HELLO's entries, as HELLO and a post carry them: msgpack-c's result. */
+static int pack_hellos(msgpack_packer *pk, const struct kith_sync_hello *hello,
+                       size_t n)
+{
+  int e = msgpack_pack_array(pk, n);
+  for (size_t i = 0; i < n; i++) {
+    const struct kith_sync_hello *h = &hello[i];
+    e |= msgpack_pack_array(pk, 5);
+    e |= kith_mp_pack_bin(pk, h->space, KITH_SYNC_GID_LEN);
+    e |= kith_mp_pack_bin(pk, h->epoch, KITH_SYNC_EPOCH_LEN);
+    e |= msgpack_pack_uint64(pk, h->max);
+    e |= h->have_known ? kith_mp_pack_bin(pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
+                       : msgpack_pack_nil(pk);
+    e |= msgpack_pack_uint64(pk, h->have_known ? h->have_seq : 0);
+  }
+  return e;
+}
+
 int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap, size_t *len)
 {
   struct kith_mp_fixbuf fb = {out, cap, 0};
@@ -41,17 +59,7 @@ int kith_smsg_encode(const struct kith_smsg *s, uint8_t *out, size_t cap, size_t
     if (s->nhello > KITH_SYNC_HELLO_MAX || (s->nhello && !s->hello))
       return KITH_EINVAL;
     e |= msgpack_pack_uint32(&pk, s->round);
-    e |= msgpack_pack_array(&pk, s->nhello);
-    for (size_t i = 0; i < s->nhello; i++) {
-      const struct kith_sync_hello *h = &s->hello[i];
-      e |= msgpack_pack_array(&pk, 5);
-      e |= kith_mp_pack_bin(&pk, h->space, KITH_SYNC_GID_LEN);
-      e |= kith_mp_pack_bin(&pk, h->epoch, KITH_SYNC_EPOCH_LEN);
-      e |= msgpack_pack_uint64(&pk, h->max);
-      e |= h->have_known ? kith_mp_pack_bin(&pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
-                         : msgpack_pack_nil(&pk);
-      e |= msgpack_pack_uint64(&pk, h->have_known ? h->have_seq : 0);
-    }
+    e |= pack_hellos(&pk, s->hello, s->nhello);
     break;
   case KITH_SYNC_REGS:
     if (s->chunk_len > KITH_SYNC_CHUNK_MAX || (s->chunk_len && !s->chunk))
@@ -211,17 +219,7 @@ int kith_post_encode(const struct kith_post *p, uint8_t *out, size_t cap, size_t
   e |= msgpack_pack_uint8(&pk, KITH_MSG_VERSION);
   e |= msgpack_pack_uint64(&pk, p->n);
   e |= msgpack_pack_uint64(&pk, p->seen);
-  e |= msgpack_pack_array(&pk, p->nhello);
-  for (size_t i = 0; i < p->nhello; i++) {
-    const struct kith_sync_hello *h = &p->hello[i];
-    e |= msgpack_pack_array(&pk, 5);
-    e |= kith_mp_pack_bin(&pk, h->space, KITH_SYNC_GID_LEN);
-    e |= kith_mp_pack_bin(&pk, h->epoch, KITH_SYNC_EPOCH_LEN);
-    e |= msgpack_pack_uint64(&pk, h->max);
-    e |= h->have_known ? kith_mp_pack_bin(&pk, h->have_epoch, KITH_SYNC_EPOCH_LEN)
-                       : msgpack_pack_nil(&pk);
-    e |= msgpack_pack_uint64(&pk, h->have_known ? h->have_seq : 0);
-  }
+  e |= pack_hellos(&pk, p->hello, p->nhello);
   e |= msgpack_pack_array(&pk, p->nbatch);
   for (size_t i = 0; i < p->nbatch; i++) {
     const struct kith_post_batch *b = &p->batch[i];
