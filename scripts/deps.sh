@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config          # the toolchain
   libsodium-dev libuv1-dev libmsgpack-dev liblmdb-dev   # kith's core libraries
-  libutf8proc-dev libjansson-dev            # Unicode folding, JSON
+  libutf8proc-dev libjansson-dev libcsv-dev # Unicode folding, JSON, CSV
   libqrencode-dev                           # invite codes as QR codes
   libcmocka-dev                             # unit tests
   clang libclang-rt-14-dev                  # fuzzing (libFuzzer) and sanitizers

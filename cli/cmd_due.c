@@ -1,0 +1,2 @@
+/* kith followup, kith due, kith tag (being written) */
+#include "cli/cmds.h"
