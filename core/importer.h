@@ -31,4 +31,38 @@ struct kith_import_sink {
   void *arg;
 };
 
+
+/* ---- merging what a reader read ------------------------------------------ */
+
+typedef struct kith_importer kith_importer;
+
+struct kith_import_counts {
+  size_t created, merged, unchanged, notes;
+};
+
+/* An importer writing in txn; it first indexes the store's live contacts by their
+ * match keys: the UID (x "uid", or urn:uuid: of the kith id, as kith writes it), each
+ * e-mail (case-folded) and each LinkedIn profile URL (scheme, www., query and
+ * trailing slash dropped, lowercased). KITH_ENOMEM or a store error. */
+int kith_importer_new(kith_txn *txn, kith_importer **out) KITH_MUST_CHECK;
+void kith_importer_free(kith_importer *im);
+
+/* Merges one contact (a reader's object) into its match, or creates it: a field the
+ * object has that differs replaces the store's (the file is newer), set elements
+ * and notes not yet there are added, nothing is removed; a contact the file adds
+ * nothing to is left untouched (no new stamps: re-importing the same file changes
+ * nothing). Contacts created earlier in the same import are matched too. If change
+ * is not NULL it gets a new object: {"action": "new"|"merged"|"unchanged", "id",
+ * "name", "fields": [names of the fields written]}. On a store error the caller
+ * aborts txn. */
+int kith_importer_add(kith_importer *im, const json_t *contact,
+                      json_t **change) KITH_MUST_CHECK;
+
+/* Why the last kith_importer_add failed, when a value was refused (one line), or
+ * NULL. */
+const char *kith_importer_error(const kith_importer *im);
+
+/* What was done so far. */
+struct kith_import_counts kith_importer_counts(const kith_importer *im);
+
 #endif
