@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/fold.h"
 #include "core/json.h"
 #include "core/model.h"
 #include "proto/hex.h"
@@ -116,6 +117,22 @@ static char *email_key(const char *e)
   return k;
 }
 
+/* "n:" + the name folded (case and accents aside). */
+static char *name_key(const char *name)
+{
+  char *f = NULL;
+  if (!*name || kith_fold(name, &f) != 0)
+    return NULL;
+  size_t n = strlen(f);
+  char *k = malloc(n + 3);
+  if (k) {
+    memcpy(k, "n:", 2);
+    memcpy(k + 2, f, n + 1);
+  }
+  free(f);
+  return k;
+}
+
 /* "l:linkedin.com/in/SLUG" for a LinkedIn profile URL, else NULL. */
 static char *linkedin_key(const char *url)
 {
@@ -157,10 +174,11 @@ static int each_key(kith_importer *im, const json_t *c, const uint8_t *id, key_f
                     void *arg)
 {
   int rc = 0;
+  size_t strong = 0; /* keys offered before the name */
   const json_t *x = json_object_get(c, "x");
   const char *uid = json_string_value(json_object_get(x, "uid"));
   char *k;
-  if (uid && (k = uid_key(uid)) && (rc = fn(im, k, id, arg)) != 0)
+  if (uid && (k = uid_key(uid)) && (++strong, rc = fn(im, k, id, arg)) != 0)
     return rc;
   if (id) {
     char hex[2 * KITH_ID_LEN + 1], uuid[40];
@@ -168,23 +186,29 @@ static int each_key(kith_importer *im, const json_t *c, const uint8_t *id, key_f
     snprintf(uuid, sizeof uuid, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
              hex + 16, hex + 20);
     if ((k = uid_key(uuid)) && (rc = fn(im, k, id, arg)) != 0)
-      return rc;
+      return rc; /* not counted: a contact in the store always has one */
   }
   size_t i;
   json_t *v;
   json_array_foreach(json_object_get(c, "emails"), i, v)
   {
     if (json_string_value(v) && (k = email_key(json_string_value(v))) &&
-        (rc = fn(im, k, id, arg)) != 0)
+        (++strong, rc = fn(im, k, id, arg)) != 0)
       return rc;
   }
   json_array_foreach(json_object_get(c, "links"), i, v)
   {
     if (json_string_value(v) && (k = linkedin_key(json_string_value(v))) &&
-        (rc = fn(im, k, id, arg)) != 0)
+        (++strong, rc = fn(im, k, id, arg)) != 0)
       return rc;
   }
-  return 0;
+  /* The name is a key only for a card that has none of the above (a phone-only
+   * card from an old handset): the store indexes every name, but a card with an
+   * e-mail that matches nothing is someone new even if the name is taken. */
+  const char *name = json_string_value(json_object_get(c, "name"));
+  if (name && (id || strong == 0) && (k = name_key(name)) != NULL)
+    rc = fn(im, k, id, arg);
+  return rc;
 }
 
 static int index_key(kith_importer *im, char *key, const uint8_t *id, void *arg)

@@ -43,7 +43,8 @@ struct kith_import_counts {
 /* An importer writing in txn; it first indexes the store's live contacts by their
  * match keys: the UID (x "uid", or urn:uuid: of the kith id, as kith writes it), each
  * e-mail (case-folded) and each LinkedIn profile URL (scheme, www., query and
- * trailing slash dropped, lowercased). KITH_ENOMEM or a store error. */
+ * trailing slash dropped, lowercased); and the name (folded), which matches only a
+ * card that has none of those keys. KITH_ENOMEM or a store error. */
 int kith_importer_new(kith_txn *txn, kith_importer **out) KITH_MUST_CHECK;
 void kith_importer_free(kith_importer *im);
 

@@ -193,6 +193,36 @@ static void test_reimport_writes_nothing(void **state)
   kt_store_free(&s);
 }
 
+/* A card with no UID, e-mail or profile URL is found by its name; a card with an
+ * e-mail nobody has is someone new, whatever its name. */
+static void test_name_fallback(void **state)
+{
+  (void)state;
+  struct kt_store s;
+  kt_store_new(&s);
+  kith_txn *t = kt_begin(s.st, true);
+  kith_importer *im = NULL;
+  char a[33], b[33];
+  assert_rc(kith_importer_new(t, &im), 0);
+  assert_string_equal(
+      add(im, "{\"name\":\"Old Phone\",\"phones\":[\"+1 555 0100\"]}", a, NULL), "new");
+  assert_string_equal(
+      add(im, "{\"name\":\"Old Phone\",\"phones\":[\"+1 555 0100\"]}", b, NULL),
+      "unchanged");
+  assert_string_equal(a, b);
+  /* found whatever the case; the file's spelling replaces the old */
+  assert_string_equal(add(im, "{\"name\":\"OLD PHONE\"}", b, NULL), "merged");
+  assert_string_equal(a, b);
+  assert_string_equal(
+      add(im, "{\"name\":\"Old Phone\",\"emails\":[\"someone@else.example\"]}", b,
+          NULL),
+      "new");
+  assert_string_not_equal(a, b);
+  kith_importer_free(im);
+  kt_commit(t);
+  kt_store_free(&s);
+}
+
 /* kith's own vCard UID (urn:uuid: of the id) finds the contact it came from. */
 static void test_kith_uid(void **state)
 {
@@ -245,6 +275,7 @@ int main(void)
       cmocka_unit_test(test_match_and_merge),
       cmocka_unit_test(test_fields_merged),
       cmocka_unit_test(test_reimport_writes_nothing),
+      cmocka_unit_test(test_name_fallback),
       cmocka_unit_test(test_kith_uid),
       cmocka_unit_test(test_bad_value),
   };
