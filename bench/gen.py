@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes N synthetic contacts as kith import JSON (no ids: new ones are given).
+"""Writes N synthetic contacts as kith import JSON (no ids: new ones are given),
+or with --vcard as one vCard 3.0 file such as an address book exports (UID, N, FN,
+ORG, TITLE, typed EMAIL and TEL, ADR, CATEGORIES, NOTE; lines CRLF).
 
-usage: gen.py N [--tagged K]   -- K contacts carry the tag "needle" (default 20)
+usage: gen.py N [--tagged K] [--vcard]  -- K contacts carry the tag "needle" (default 20)
 Deterministic (seeded), so runs compare.
 """
 import json, random, sys
@@ -14,6 +16,20 @@ last = ["Lovelace", "Keller", "Li", "Okafor", "Chen", "Adeyemi", "Silva", "Patel
 orgs = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell"]
 tags = ["climate", "design", "fintech", "founder", "investor", "hiring", "mentor", "friend"]
 out = sys.stdout
+if "--vcard" in sys.argv:
+    w = out.write
+    for i in range(n):
+        f, l = rng.choice(first), rng.choice(last)
+        w("BEGIN:VCARD\r\nVERSION:3.0\r\n")
+        w(f"UID:bench-{i:08d}\r\nN:{l};{f};;;\r\nFN:{f} {l} {i}\r\n")
+        w(f"ORG:{rng.choice(orgs)}\r\nTITLE:Engineer\r\n")
+        w(f"EMAIL;TYPE=INTERNET,WORK:{f.lower()}.{l.lower()}{i}@example.com\r\n")
+        w(f"TEL;TYPE=CELL:+1 555 {i:07d}\r\n")
+        w(f"ADR;TYPE=WORK:;;{i} Main Street;Springfield;;{10000 + i % 90000};USA\r\n")
+        w(f"CATEGORIES:{rng.choice(tags)}\r\n")
+        w(f"NOTE:Met at the meetup\\, talked about {rng.choice(tags)}.\r\n")
+        w("END:VCARD\r\n")
+    sys.exit(0)
 out.write('{"contacts":[\n')
 pick = set(rng.sample(range(n), min(tagged, n)))
 for i in range(n):

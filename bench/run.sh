@@ -67,6 +67,16 @@ echo "== export 100,000 contacts to JSON"
 hyperfine -N --runs 5 --export-json "$work/export.json" \
   "$k --home $work/h100k export -o $work/e100k.json"
 
+[ -f "$work/v100k.vcf" ] || python3 bench/gen.py 100000 --vcard > "$work/v100k.vcf"
+echo "== import 100,000 vCards (fresh store each run)"
+hyperfine -N --runs 5 --export-json "$work/import-vcard.json" \
+  --prepare "bash -c 'rm -rf $work/hv && $k --home $work/hv init >/dev/null'" \
+  "$k --home $work/hv import $work/v100k.vcf"
+
+echo "== export 100,000 contacts as vCard"
+hyperfine -N --runs 5 --export-json "$work/export-vcard.json" \
+  "$k --home $work/hv export --format vcard -o $work/e100k.vcf"
+
 echo "== on-disk size after a compacting copy vs the JSON export"
 rm -f "$work/compact.mdb"
 mdb_copy -c -n "$work/h100k/data.mdb" "$work/compact.mdb"
@@ -99,6 +109,7 @@ def mean(f):
     r = json.load(open(os.path.join(w, f)))["results"][0]
     return r["mean"], r["stddev"]
 for name, f, unit in [("import 100k JSON", "import.json", "s"), ("export 100k JSON", "export.json", "s"),
+                      ("import 100k vCard", "import-vcard.json", "s"), ("export 100k vCard", "export-vcard.json", "s"),
                       ("contact show, 1M store", "show.json", "ms"), ("list --tag (20 of 1M)", "tag.json", "ms")]:
     m, s = mean(f)
     k = 1000 if unit == "ms" else 1

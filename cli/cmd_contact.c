@@ -1,11 +1,16 @@
 /* kith contact add | list | show | set | rm */
+#include <errno.h>
 #include <getopt.h>
+#include <qrencode.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cmds.h"
+#include "core/cadence.h"
 #include "core/fold.h"
 #include "core/mycard.h"
+#include "core/vcard.h"
 #include "proto/hex.h"
 
 static const char add_usage[] =
@@ -18,7 +23,9 @@ static const char show_usage[] = "kith contact show ID";
 static const char set_usage[] = "kith contact set ID FIELD=VALUE...";
 static const char rm_usage[] = "kith contact rm ID";
 
-static const char card_usage[] = "kith card [show] | kith card set FIELD=VALUE...";
+static const char card_usage[] =
+    "kith card [show] [--format text|vcard] [-o FILE] [--qr] | kith card set "
+    "FIELD=VALUE...";
 
 /* The fields of kind (a contact, or my card) in FIELD=VALUE. */
 static void field_help(FILE *f, int kind)
@@ -417,7 +424,8 @@ static int contact_list(struct cli *cli, int argc, char **argv)
       printf(
           "usage: %s\n\nLists contacts by name; --tag keeps those with every tag "
           "given; --search\nfinds text in names, e-mails, org, title, tags and notes, "
-          "ignoring case\nand accents. With --json: an array sorted by id.\n",
+          "ignoring case\nand accents. LAST is when you were last in touch (a note "
+          "sets it).\nWith --json: an array sorted by id.\n",
           list_usage);
       goto out;
     default:
@@ -464,15 +472,30 @@ static int contact_list(struct cli *cli, int argc, char **argv)
       we = cli_width(s);
   }
   wn = wn > 28 ? 28 : wn, wo = wo > 24 ? 24 : wo, we = we > 30 ? 30 : we;
+  /* LAST: last_contacted relative to today ("3 days ago"), "-" if never */
+  int32_t today, last;
+  size_t wl = 4;
+  char rel[32];
+  if (ctx.n && (rc = cli_today(&today)) != 0)
+    goto out;
+  for (size_t i = 0; i < ctx.n; i++)
+    if (kith_day_parse(kith_record_text(ctx.rows[i].rec, KITH_F_LAST_CONTACTED),
+                       &last)) {
+      cli_day_relative(last, today, rel, sizeof rel);
+      wl = strlen(rel) > wl ? strlen(rel) : wl;
+    }
   if (ctx.n) {
-    const char *b = cli->color ? "\033[1m" : "", *e = cli->color ? "\033[0m" : "";
-    printf("%s%-8s  ", b, "ID");
-    cli_pad(stdout, "NAME", wn);
+    cli_paint(stdout, CLI_BOLD, "ID        ");
+    cli_paint_pad(stdout, CLI_BOLD, "NAME", wn);
     fputs("  ", stdout);
-    cli_pad(stdout, "ORG", wo);
+    cli_paint_pad(stdout, CLI_BOLD, "ORG", wo);
     fputs("  ", stdout);
-    cli_pad(stdout, "EMAIL", we);
-    printf("  TAGS%s\n", e);
+    cli_paint_pad(stdout, CLI_BOLD, "EMAIL", we);
+    fputs("  ", stdout);
+    cli_paint_pad(stdout, CLI_BOLD, "LAST", wl);
+    fputs("  ", stdout);
+    cli_paint(stdout, CLI_BOLD, "TAGS");
+    fputc('\n', stdout);
   }
   for (size_t i = 0; i < ctx.n; i++) {
     const struct kith_record *r = ctx.rows[i].rec;
@@ -486,6 +509,12 @@ static int contact_list(struct cli *cli, int argc, char **argv)
     cli_pad(stdout, (s = kith_record_text(r, KITH_F_ORG)) ? s : "", wo);
     fputs("  ", stdout);
     cli_pad(stdout, (s = first_value(r, KITH_F_EMAILS)) ? s : "", we);
+    fputs("  ", stdout);
+    if (kith_day_parse(kith_record_text(r, KITH_F_LAST_CONTACTED), &last))
+      cli_day_relative(last, today, rel, sizeof rel);
+    else
+      snprintf(rel, sizeof rel, "-");
+    cli_pad(stdout, rel, wl);
     join_tags(r, tags, sizeof tags);
     printf("  %s\n", tags);
   }
@@ -741,7 +770,8 @@ static int card_help(FILE *f)
 {
   fprintf(
       f,
-      "usage: kith card [show]\n       kith card set FIELD=VALUE...\n\n"
+      "usage: kith card [show] [--format text|vcard] [-o FILE] [--qr]\n"
+      "       kith card set FIELD=VALUE...\n\n"
       "Your own details: what you give when you accept an introduction (you then\n"
       "choose which fields). Only your own devices hold your card: it is never\n"
       "listed, searched, exported or shared as a contact. FIELD=VALUE works as in\n"
@@ -749,7 +779,14 @@ static int card_help(FILE *f)
       "also email, phone...) it sets that one value; an empty VALUE clears a field;\n"
       "x-NAME=VALUE sets a free field; e-mails and phones take a kind\n"
       "(phone=cell:+44 20 7946 0000). Until you set a name, your user name ('kith\n"
-      "whoami') stands in. With --json: an object shaped like a contact (no tags).\n");
+      "whoami') stands in. With --json: an object shaped like a contact (no tags).\n\n"
+      "--format vcard writes the card as a vCard 4.0 (to FILE with -o, written whole\n"
+      "or not at all), for an address book; it has no UID (your card's id is the\n"
+      "same for every kith user). --qr draws that vCard as a QR code for a phone's\n"
+      "camera; a card too big for one goes without its free fields (x-NAME, such\n"
+      "as a photo), and says so. With --json, --format vcard and --qr print\n"
+      "{\"vcard\": TEXT} (with --qr, \"left_out\": the fields the code goes without)\n"
+      "instead.\n");
   field_help(f, KITH_KIND_MYCARD);
   return f == stdout ? 0 : EX_USAGE_;
 }
@@ -777,6 +814,195 @@ static int card_show(struct cli *cli, kith_txn *txn)
     rc = print_fields(cli, txn, rec, json_string_value(json_object_get(card, "name")));
   else
     rc = cli_fail(rc, "cannot read your card");
+  json_decref(card);
+  return rc;
+}
+
+/* My card (kith_mycard_json's object) as vCard text in a new string. Without the
+ * id: it is the same for every kith user (core/mycard.h), so as a UID it would
+ * make every kith user's card one card to an address book. */
+static int card_vcard(json_t *card, char **out, size_t *len)
+{
+  json_object_del(card, "id");
+  FILE *f = open_memstream(out, len);
+  if (!f)
+    return KITH_ENOMEM;
+  int rc = kith_vcard_write(f, card);
+  if (fclose(f) != 0 && rc == 0)
+    rc = KITH_ENOMEM;
+  if (rc) {
+    free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+/* Writes len bytes to path whole or not at all (a temporary file, fsync, rename).
+ * 0 or an exit code, printed. */
+static int card_write_file(const char *path, const char *text, size_t len)
+{
+  char tmp[4200];
+  if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
+    return cli_error(EX_USAGE_, "cannot write %s: name too long", path);
+  int fd = mkstemp(tmp);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (!f) {
+    int e = errno;
+    if (fd >= 0) {
+      close(fd);
+      unlink(tmp);
+    }
+    return cli_error(EX_IOERR_, "cannot write %s: %s", path, strerror(e));
+  }
+  bool ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int e = errno;
+  ok = fclose(f) == 0 && ok;
+  if (ok && rename(tmp, path) == 0)
+    return 0;
+  e = ok ? errno : e;
+  unlink(tmp);
+  return cli_error(EX_IOERR_, "cannot write %s: %s", path, strerror(e));
+}
+
+/* Drops x fields from my card's JSON for a QR code: with media, the ones that
+ * hold pictures or sounds, else all but org-units (part of ORG). Appends "x-NAME"
+ * to left_out for each; false if there was none to drop. */
+static bool card_drop(json_t *card, bool media, json_t *left_out)
+{
+  static const char *const big[] = {"photo", "logo", "sound", "key", NULL};
+  json_t *x = json_object_get(card, "x"), *v;
+  const char *name;
+  void *tmp;
+  size_t before = json_array_size(left_out);
+  json_object_foreach_safe(x, tmp, name, v)
+  {
+    bool drop = !media && strcmp(name, "org-units") != 0;
+    for (int i = 0; media && big[i]; i++)
+      drop = drop || strcmp(name, big[i]) == 0;
+    if (!drop)
+      continue;
+    char label[300];
+    snprintf(label, sizeof label, "x-%s", name);
+    json_array_append_new(left_out, json_string(label));
+    json_object_del(x, name);
+  }
+  return json_array_size(left_out) > before;
+}
+
+/* kith card --qr: the vCard as a QR code (level L: the most room, and a screen is
+ * not a torn label). A card too big for one goes without its pictures, then
+ * without its other free fields. */
+static int card_qr(struct cli *cli, json_t *card)
+{
+  char *text = NULL;
+  size_t len = 0;
+  json_t *left_out = json_array();
+  int rc = card_vcard(card, &text, &len);
+  if (rc == 0)
+    rc = cli_print_qr(NULL, text, QR_ECLEVEL_L);
+  for (int stage = 0; stage < 2 && rc == KITH_ETOOBIG; stage++) {
+    if (!card_drop(card, stage == 0, left_out))
+      continue;
+    free(text);
+    text = NULL;
+    if ((rc = card_vcard(card, &text, &len)) == 0)
+      rc = cli_print_qr(NULL, text, QR_ECLEVEL_L);
+  }
+  if (rc == KITH_ETOOBIG)
+    rc = cli_error(EX_DATAERR_,
+                   "your card is too big for a QR code, even without its free "
+                   "fields (%zu bytes of vCard)",
+                   len);
+  else if (rc)
+    rc = cli_fail(rc, "cannot draw your card");
+  else if (cli->json)
+    rc = cli_json_print(
+        json_pack("{s:s%, s:O}", "vcard", text, len, "left_out", left_out));
+  else {
+    size_t i;
+    json_t *v;
+    json_array_foreach(left_out, i, v)
+    {
+      fprintf(stderr, "%s%s",
+              i ? ", " : "kith: your card is too big for a QR code: left out ",
+              json_string_value(v));
+      if (i + 1 == json_array_size(left_out))
+        fputc('\n', stderr);
+    }
+    rc = cli_print_qr(stdout, text, QR_ECLEVEL_L) ? EX_IOERR_ : 0;
+  }
+  json_decref(left_out);
+  free(text);
+  return rc;
+}
+
+/* kith card [show] [--format text|vcard] [-o FILE] [--qr]: argv[0] is "card" or
+ * "show". */
+static int card_show_cmd(struct cli *cli, int argc, char **argv)
+{
+  static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"qr", no_argument, NULL, 'q'},
+                                       {NULL, 0, NULL, 0}};
+  const char *format = "text", *out = NULL;
+  bool qr = false;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "+o:", opts, NULL)) != -1) {
+    switch (c) {
+    case 'f':
+      format = optarg;
+      break;
+    case 'o':
+      out = optarg;
+      break;
+    case 'q':
+      qr = true;
+      break;
+    default:
+      return cli_usage(card_usage, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc)
+    return cli_usage(card_usage, "unexpected argument '%s'", argv[optind]);
+  bool vcard = strcmp(format, "vcard") == 0 || strcmp(format, "vcf") == 0;
+  if (!vcard && strcmp(format, "text") != 0)
+    return cli_usage(card_usage, "unknown format '%s' (text or vcard)", format);
+  if (out && (qr || !vcard))
+    return cli_usage(card_usage, "-o writes the vCard: use it with --format vcard");
+  kith_txn *txn = NULL;
+  int rc = cli_open(cli);
+  if (rc == 0)
+    rc = cli_begin(cli, false, &txn);
+  if (rc)
+    return rc;
+  if (!vcard && !qr) {
+    rc = card_show(cli, txn);
+    kith_txn_abort(txn);
+    return rc;
+  }
+  json_t *card = NULL;
+  rc = kith_mycard_json(txn, &card);
+  kith_txn_abort(txn);
+  if (rc)
+    return cli_fail(rc, "cannot read your card");
+  char *text = NULL;
+  size_t len = 0;
+  if (qr)
+    rc = card_qr(cli, card);
+  else if ((rc = card_vcard(card, &text, &len)) != 0)
+    rc = cli_fail(rc, "cannot write your card");
+  else if (out && strcmp(out, "-") != 0)
+    rc = card_write_file(out, text, len);
+  else if (cli->json)
+    rc = cli_json_print(json_pack("{s:s%}", "vcard", text, len));
+  else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
+    rc = cli_error(EX_IOERR_, "cannot write your card: %s", strerror(errno));
+  if (rc == 0 && out && strcmp(out, "-") != 0 && cli->json)
+    rc = cli_json_print(json_pack("{s:s}", "file", out));
+  else if (rc == 0 && out && strcmp(out, "-") != 0)
+    fprintf(stderr, "Wrote your card to %s\n", out);
+  free(text);
   json_decref(card);
   return rc;
 }
@@ -812,16 +1038,11 @@ int cmd_card(struct cli *cli, int argc, char **argv)
     return card_help(stdout);
   if (strcmp(sub, "set") == 0)
     return card_set(cli, argc - 1, argv + 1);
-  if (strcmp(sub, "show") != 0)
-    return cli_usage(card_usage, "unknown subcommand 'card %s'", sub);
-  if (argc > 2)
-    return cli_usage(card_usage, "unexpected argument '%s'", argv[2]);
-  kith_txn *txn = NULL;
-  int rc = cli_open(cli);
-  if (rc == 0 && (rc = cli_begin(cli, false, &txn)) == 0)
-    rc = card_show(cli, txn);
-  kith_txn_abort(txn);
-  return rc;
+  if (argc < 2 || sub[0] == '-') /* show, the default, maybe with options */
+    return card_show_cmd(cli, argc, argv);
+  if (strcmp(sub, "show") == 0)
+    return card_show_cmd(cli, argc - 1, argv + 1);
+  return cli_usage(card_usage, "unknown subcommand 'card %s'", sub);
 }
 
 int cmd_contact(struct cli *cli, int argc, char **argv)

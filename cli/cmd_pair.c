@@ -332,8 +332,6 @@ static bool serve_running(struct cli *cli, char *addr, size_t n)
   return true;
 }
 
-static void print_qr(const char *code);
-
 /* ---- invite --relay: the inviter waits at a relay ---------------------------- */
 
 /* An invite waiting at a relay's rendezvous under its tag. Each round is one
@@ -391,7 +389,7 @@ static void rwait_announce(struct rwait *w)
     printf("%s\n", w->code);
   fflush(stdout);
   if (w->qr)
-    print_qr(w->code);
+    (void)cli_print_qr(stdout, w->code, QR_ECLEVEL_M);
   if (!w->cli->json)
     fprintf(stderr, "Waiting at relay %s for 'kith join %s'%s... (Ctrl-C to stop)\n",
             w->relay, w->code, w->device ? " on your new device" : "");
@@ -706,7 +704,7 @@ int cmd_invite(struct cli *cli, int argc, char **argv)
     printf("%s\n", code);
   fflush(stdout);
   if (qr)
-    print_qr(code);
+    (void)cli_print_qr(stdout, code, QR_ECLEVEL_M);
   if (!cli->json)
     fprintf(stderr, "Waiting for 'kith join %s'%s... (Ctrl-C to stop)\n", code,
             device ? " on your new device" : "");
@@ -996,31 +994,4 @@ int cmd_join(struct cli *cli, int argc, char **argv)
     return cli_error(EX_UNAVAILABLE_, "pairing failed: %s",
                      r.why[0] ? r.why : kith_strerror(r.error));
   }
-}
-
-/* ---- QR ----------------------------------------------------------------------------
- */
-
-#include <qrencode.h>
-
-/* The code as a QR code in the terminal, two modules per character cell (upper and
- * lower half blocks), with the quiet zone scanners need. */
-static void print_qr(const char *code)
-{
-  QRcode *q = QRcode_encodeString(code, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-  if (!q)
-    return;
-  int w = q->width, quiet = 2;
-  for (int y = -quiet; y < w + quiet; y += 2) {
-    for (int x = -quiet; x < w + quiet; x++) {
-      bool top = y >= 0 && y < w && x >= 0 && x < w && (q->data[y * w + x] & 1);
-      bool bot =
-          y + 1 >= 0 && y + 1 < w && x >= 0 && x < w && (q->data[(y + 1) * w + x] & 1);
-      /* dark modules print as spaces on a light block background: draw light */
-      fputs(top ? (bot ? " " : "▄") : (bot ? "▀" : "█"), stdout);
-    }
-    putchar('\n');
-  }
-  QRcode_free(q);
-  fflush(stdout);
 }

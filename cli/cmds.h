@@ -9,6 +9,9 @@ int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_whoami(struct cli *cli, int argc, char **argv);
 int cmd_contact(struct cli *cli, int argc, char **argv);
 int cmd_note(struct cli *cli, int argc, char **argv);
+int cmd_followup(struct cli *cli, int argc, char **argv); /* in cmd_due.c */
+int cmd_due(struct cli *cli, int argc, char **argv);
+int cmd_tag(struct cli *cli, int argc, char **argv); /* in cmd_due.c */
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_peer(struct cli *cli, int argc, char **argv);

@@ -18,6 +18,9 @@ static const struct cli_cmd commands[] = {
     {"card", cmd_card, "show or set your own details (what introductions give)"},
     {"contact", cmd_contact, "add, list, show, set, rm contacts"},
     {"note", cmd_note, "add, list, edit, rm interaction notes"},
+    {"followup", cmd_followup, "set or clear when to get back to a contact"},
+    {"due", cmd_due, "who needs a follow-up or a touch, soonest first"},
+    {"tag", cmd_tag, "list tags; set how often a tag's contacts want a touch"},
     {"import", cmd_import, "import contacts from a file"},
     {"export", cmd_export, "export contacts to a file"},
     {"peer", cmd_peer, "list, show, verify, rm, ping the partners you paired with"},
@@ -49,7 +52,8 @@ static void usage(FILE *f)
         "  --version    print the version\n"
         "  -h, --help   this help; 'kith COMMAND --help' for a command\n\n"
         "exit codes: 0 ok, 64 usage, 65 bad data, 66 no store (run 'kith init'),\n"
-        "73 store exists, 74 I/O (disk full, read-only), 75 busy\n",
+        "73 store exists, 74 I/O (disk full, read-only), 75 busy\n\n"
+        "The manual, with every command and option: man kith\n",
         f);
 }
 
@@ -120,7 +124,7 @@ int main(int argc, char **argv)
   if (!home)
     return cli_usage(NULL, "no home folder: set --home, KITH_HOME or HOME");
   cli.home = home;
-  cli.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+  cli.color = cli_color(stdout);
 
   const char *name = argv[optind];
   const struct cli_cmd *cmd = NULL;

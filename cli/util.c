@@ -3,12 +3,15 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <qrencode.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <utf8proc.h>
 
+#include "core/cadence.h"
 #include "proto/hex.h"
 
 int cli_exit_code(int rc)
@@ -360,4 +363,172 @@ void cli_addr_text(const struct sockaddr *sa, char *out, size_t n)
     inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
     snprintf(out, n, "%s:%u", ip, ntohs(s4->sin_port));
   }
+}
+
+bool cli_color(FILE *f)
+{
+  const char *term = getenv("TERM"), *no = getenv("NO_COLOR");
+  return isatty(fileno(f)) && !(no && *no) && !(term && strcmp(term, "dumb") == 0);
+}
+
+static const char *const style_on[] = {[CLI_BOLD] = "\033[1m",
+                                       [CLI_RED] = "\033[31m",
+                                       [CLI_YELLOW] = "\033[33m",
+                                       [CLI_DIM] = "\033[2m"};
+
+void cli_paint(FILE *f, enum cli_style style, const char *text)
+{
+  bool on = cli_color(f);
+  fprintf(f, "%s%s%s", on ? style_on[style] : "", text, on ? "\033[0m" : "");
+}
+
+void cli_paint_pad(FILE *f, enum cli_style style, const char *text, size_t width)
+{
+  size_t w = cli_width(text);
+  if (w > width) { /* cut: cli_pad knows how */
+    bool on = cli_color(f);
+    fputs(on ? style_on[style] : "", f);
+    cli_pad(f, text, width);
+    fputs(on ? "\033[0m" : "", f);
+    return;
+  }
+  cli_paint(f, style, text);
+  for (; w < width; w++)
+    fputc(' ', f);
+}
+
+int cli_today(int32_t *day)
+{
+  /* the one place kith reads "today": tests pin it with KITH_TODAY */
+  const char *pin = getenv("KITH_TODAY");
+  if (pin && *pin) {
+    if (!kith_day_parse(pin, day) || strlen(pin) != 10)
+      return cli_error(EX_USAGE_, "KITH_TODAY='%s' is not a date (YYYY-MM-DD)", pin);
+    return 0;
+  }
+  time_t t = time(NULL);
+  struct tm tm;
+  if (!localtime_r(&t, &tm))
+    return cli_error(EX_OSERR_, "cannot read the local date");
+  *day = kith_day_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return 0;
+}
+
+/* 45000 -> "45,000" */
+static void thousands(uint64_t v, char *out, size_t n)
+{
+  char digits[24];
+  int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+  size_t at = 0;
+  for (int i = 0; i < len && at + 2 < n; i++) {
+    if (i && (len - i) % 3 == 0)
+      out[at++] = ',';
+    out[at++] = digits[i];
+  }
+  out[at] = 0;
+}
+
+void cli_progress_text(const struct cli_progress *p, char *out, size_t n)
+{
+  enum { BAR = 24 };
+  char done[32], total[32], bar[BAR + 1];
+  thousands(p->done, done, sizeof done);
+  if (!p->total) {
+    snprintf(out, n, "%s  %s", p->what, done);
+    return;
+  }
+  uint64_t d = p->done < p->total ? p->done : p->total;
+  size_t fill = (size_t)(d * BAR / p->total);
+  memset(bar, '#', fill);
+  memset(bar + fill, '.', BAR - fill);
+  bar[BAR] = 0;
+  thousands(p->total, total, sizeof total);
+  snprintf(out, n, "%s  [%s]  %s/%s", p->what, bar, done, total);
+}
+
+static void progress_draw(struct cli_progress *p)
+{
+  char line[160];
+  cli_progress_text(p, line, sizeof line);
+  size_t w = strlen(line);
+  fprintf(stderr, "\r%s", line);
+  for (size_t i = w; i < p->drawn; i++) /* a shorter line must not leave a tail */
+    fputc(' ', stderr);
+  fflush(stderr);
+  p->drawn = w > p->drawn ? w : p->drawn;
+}
+
+void cli_progress_start(struct cli_progress *p, const char *what, uint64_t total)
+{
+  *p = (struct cli_progress){.what = what, .total = total};
+  p->on = isatty(STDERR_FILENO) != 0;
+  if (p->on) {
+    p->last_ms = cli_now_ms();
+    progress_draw(p);
+  }
+}
+
+void cli_progress_update(struct cli_progress *p, uint64_t done)
+{
+  p->done = done;
+  if (!p->on)
+    return;
+  uint64_t now = cli_now_ms();
+  if (now - p->last_ms < 100 && done != p->total)
+    return;
+  p->last_ms = now;
+  progress_draw(p);
+}
+
+void cli_progress_end(struct cli_progress *p)
+{
+  if (!p->on || !p->drawn)
+    return;
+  fputc('\r', stderr);
+  for (size_t i = 0; i < p->drawn; i++)
+    fputc(' ', stderr);
+  fputc('\r', stderr);
+  fflush(stderr);
+  p->drawn = 0;
+}
+
+void cli_day_relative(int32_t day, int32_t today, char *out, size_t n)
+{
+  int64_t d = (int64_t)day - today;
+  if (d == 0)
+    snprintf(out, n, "today");
+  else if (d == 1)
+    snprintf(out, n, "tomorrow");
+  else if (d == -1)
+    snprintf(out, n, "yesterday");
+  else if (d > 0)
+    snprintf(out, n, "in %lld days", (long long)d);
+  else
+    snprintf(out, n, "%lld days ago", (long long)-d);
+}
+
+int cli_print_qr(FILE *f, const char *text, int level)
+{
+  errno = 0;
+  QRcode *q = QRcode_encodeString(text, 0, (QRecLevel)level, QR_MODE_8, 1);
+  if (!q)
+    return errno == ERANGE ? KITH_ETOOBIG : KITH_ENOMEM;
+  if (!f) {
+    QRcode_free(q);
+    return 0;
+  }
+  int w = q->width, quiet = 2;
+  for (int y = -quiet; y < w + quiet; y += 2) {
+    for (int x = -quiet; x < w + quiet; x++) {
+      bool top = y >= 0 && y < w && x >= 0 && x < w && (q->data[y * w + x] & 1);
+      bool bot =
+          y + 1 >= 0 && y + 1 < w && x >= 0 && x < w && (q->data[(y + 1) * w + x] & 1);
+      /* dark modules print as spaces on a light block background: draw light */
+      fputs(top ? (bot ? " " : "▄") : (bot ? "▀" : "█"), f);
+    }
+    fputc('\n', f);
+  }
+  QRcode_free(q);
+  fflush(f);
+  return 0;
 }

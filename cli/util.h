@@ -103,4 +103,44 @@ uint64_t cli_parse_duration_ms(const char *s, uint64_t max_ms);
 /* "1.2.3.4:PORT" or "[::1]:PORT" for an IPv4 or IPv6 socket address. */
 void cli_addr_text(const struct sockaddr *sa, char *out, size_t n);
 
+/* True if f should get colour and styles: a terminal, NO_COLOR unset or empty
+ * (any other value turns colour off: https://no-color.org) and TERM not "dumb". */
+bool cli_color(FILE *f);
+enum cli_style { CLI_BOLD, CLI_RED, CLI_YELLOW, CLI_DIM };
+/* Writes text to f, in style if cli_color(f); plain otherwise. */
+void cli_paint(FILE *f, enum cli_style style, const char *text);
+/* The same, padded to width columns as cli_pad does (the padding unstyled). */
+void cli_paint_pad(FILE *f, enum cli_style style, const char *text, size_t width);
+
+/* Today's local date as a day number (core/cadence.h). The environment variable
+ * KITH_TODAY=YYYY-MM-DD stands in for the clock (a test hook: docs/DECISIONS.md).
+ * 0, or the exit code after printing why (a malformed KITH_TODAY). */
+int cli_today(int32_t *day);
+/* A day relative to today: "today", "tomorrow", "yesterday", "in 5 days",
+ * "45 days ago". */
+void cli_day_relative(int32_t day, int32_t today, char *out, size_t n);
+
+/* A progress line on stderr for long operations, drawn only when stderr is a
+ * terminal and redrawn at most every 100 ms:
+ *   importing  [#########...............]  45,000/100,000
+ * (total 0: unknown, the count alone). The struct is the caller's; start fills it,
+ * end erases the line. Nothing here fails. */
+struct cli_progress {
+  const char *what;
+  uint64_t total, done, last_ms;
+  size_t drawn; /* columns on screen, to erase */
+  bool on;
+};
+void cli_progress_start(struct cli_progress *p, const char *what, uint64_t total);
+void cli_progress_update(struct cli_progress *p, uint64_t done);
+void cli_progress_end(struct cli_progress *p);
+/* The line as drawn, without "\r": for tests and for callers that log it. */
+void cli_progress_text(const struct cli_progress *p, char *out, size_t n);
+
+/* Prints text as a QR code on f, two modules per character cell (half blocks)
+ * with the quiet zone scanners need; f NULL only checks that it fits. level is a
+ * QRecLevel (QR_ECLEVEL_L..H from <qrencode.h>). Returns 0, KITH_ETOOBIG if text
+ * does not fit in a QR code at that level (nothing printed), or KITH_ENOMEM. */
+int cli_print_qr(FILE *f, const char *text, int level);
+
 #endif

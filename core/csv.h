@@ -27,6 +27,11 @@ enum kith_csv_layout {
 int kith_csv_read(const char *buf, size_t len, enum kith_csv_layout layout,
                   const struct kith_import_sink *sink);
 
+/* The layout kith_csv_read guesses from buf's header row (KITH_CSV_GENERIC for a
+ * header of common column names), or KITH_CSV_AUTO when buf is no contacts CSV:
+ * to tell the user what was read. */
+enum kith_csv_layout kith_csv_guess(const char *buf, size_t len);
+
 /* kith's CSV: the header row, then one row per contact (kith_json_record's
  * object, with KITH_JSON_NOTES). 0 or KITH_EIO. */
 int kith_csv_write_header(FILE *f);

@@ -31,7 +31,6 @@ struct kith_import_sink {
   void *arg;
 };
 
-
 /* ---- merging what a reader read ------------------------------------------ */
 
 typedef struct kith_importer kith_importer;

@@ -110,6 +110,15 @@ static const char *elem_label(const struct kith_reg *r, char buf[512])
   return buf;
 }
 
+/* Notes oldest first: their creation stamps order them the same on every replica
+ * (an exported file's notes, imported in one go, keep the file's order). */
+static int by_creation(const void *a, const void *b)
+{
+  const struct kith_record *x = *(struct kith_record *const *)a;
+  const struct kith_record *y = *(struct kith_record *const *)b;
+  return kith_stamp_cmp(&x->created, &y->created);
+}
+
 json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec, unsigned flags)
 {
   char hex[2 * KITH_ID_LEN + 1], lbl[512];
@@ -207,6 +216,8 @@ json_t *kith_json_record(kith_txn *txn, const struct kith_record *rec, unsigned 
     struct kith_record_list notes = {0};
     json_t *arr = json_array();
     bool ok = arr && kith_notes_load(txn, rec->id, &notes) == 0;
+    if (ok && notes.n > 1)
+      qsort(notes.v, notes.n, sizeof *notes.v, by_creation);
     for (size_t i = 0; ok && i < notes.n; i++)
       ok = json_array_append_new(arr, kith_json_record(txn, notes.v[i], flags)) == 0;
     kith_record_list_clear(&notes);

@@ -7,7 +7,8 @@
  *    "ims", "tags": [strings], "kinds": {"emails": {value: kind}, ...} for typed
  *    elements that have a kind, "addresses": [{"kind", "po_box", "ext", "street",
  *    "locality", "region", "code", "country"}], "x": {name: value},
- *    "created", "updated": ISO 8601 UTC, "notes": [note...] (with KITH_JSON_NOTES),
+ *    "created", "updated": ISO 8601 UTC, "notes": [note...] (with KITH_JSON_NOTES;
+ *    oldest first),
  *    "stamps": {...} (with KITH_JSON_STAMPS)}
  * A note: {"id", "contact", "text", "created", "updated", "stamps"?}.
  * "stamps" maps each field to the stamp of its value (kith_stamp_format), or, for

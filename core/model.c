@@ -87,6 +87,8 @@ static const struct kith_field fields[] = {
     {KITH_F_PROP_SHARE, Q, KITH_SHAPE_TEXT, "share", NULL, false},
     {KITH_F_PROP_KEY, Q, KITH_SHAPE_TEXT, "key", NULL, false},
     {KITH_F_PROP_SEALED, Q, KITH_SHAPE_TEXT, "sealed", NULL, false},
+    {KITH_F_CADENCE_TAG, KITH_KIND_CADENCE, KITH_SHAPE_TEXT, "tag", NULL, true},
+    {KITH_F_CADENCE_DAYS, KITH_KIND_CADENCE, KITH_SHAPE_TEXT, "days", NULL, true},
 };
 
 #undef C
@@ -318,10 +320,19 @@ int kith_value_check(const struct kith_field *f, const struct kith_value *v)
   switch (f->shape) {
   case KITH_SHAPE_DATE:
     return kith_date_valid(v->p[0]) ? 0 : KITH_EBADMSG;
-  case KITH_SHAPE_TAGS:
-    return strlen(v->p[0]) == 0             ? KITH_EBADMSG
-           : strlen(v->p[0]) > KITH_TAG_MAX ? KITH_ETOOBIG
-                                            : 0;
+  case KITH_SHAPE_TAGS: { /* folded too: the index holds the folded tag, and
+                            folding can grow text ("¼" becomes "1⁄4") */
+    char *folded = NULL;
+    if (!v->p[0][0])
+      return KITH_EBADMSG;
+    if (strlen(v->p[0]) > KITH_TAG_MAX)
+      return KITH_ETOOBIG;
+    int rc = kith_fold(v->p[0], &folded);
+    if (rc == 0 && strlen(folded) > KITH_TAG_MAX)
+      rc = KITH_ETOOBIG;
+    free(folded);
+    return rc;
+  }
   case KITH_SHAPE_XMAP:
   case KITH_SHAPE_EVENT: /* a name (an event id) and a value (a status) */
     return v->p[0][0] && v->p[1] ? 0 : KITH_EBADMSG;

@@ -112,6 +112,9 @@ enum {
   KITH_F_PROP_SHARE = 161,  /* card field names, comma-separated */
   KITH_F_PROP_KEY = 162,    /* the answering device's key, hex */
   KITH_F_PROP_SEALED = 163, /* my chosen details to the other, hex envelope */
+  /* 170-179: tag cadences (core/cadence.h), in self only */
+  KITH_F_CADENCE_TAG = 170,  /* the tag as typed */
+  KITH_F_CADENCE_DAYS = 171, /* decimal days; cleared when turned off */
 };
 
 #define KITH_ADDR_PARTS 8

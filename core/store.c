@@ -95,7 +95,8 @@ static const char *const kind_names[] = {NULL,
                                          [KITH_KIND_MYCARD] = "mycard",
                                          [KITH_KIND_REFERRAL] = "referral",
                                          [KITH_KIND_INTRO] = "intro",
-                                         [KITH_KIND_PROPOSAL] = "proposal"};
+                                         [KITH_KIND_PROPOSAL] = "proposal",
+                                         [KITH_KIND_CADENCE] = "cadence"};
 
 const char *kith_kind_name(int kind)
 {

@@ -58,6 +58,7 @@ enum kith_kind {
   /* 8-9: referrals, later */
   KITH_KIND_INTRO = 10,    /* an introduction I propose (self) */
   KITH_KIND_PROPOSAL = 11, /* one party's side of it (our partnership) */
+  KITH_KIND_CADENCE = 12,  /* how often a tag's contacts want touching (self) */
 };
 
 /* The kind's name as its kind register holds it ("contact"...), or NULL. */

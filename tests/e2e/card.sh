@@ -114,4 +114,73 @@ check_eq '["Mathematician","Engine Works"]' "$(card_json "$A" | jq -c '[.title, 
   "edits from the phone and the laptop both hold on the laptop"
 check_eq "$(card_json "$A")" "$(card_json "$P")" "... and on the phone"
 serve_stop "$SERVE_PID"
+
+# ---- card --format vcard, -o, --qr ------------------------------------------------------
+Y=$T/cy
+expect_ok kith_in "$Y" init --name "Cy Young" --device desk
+expect_ok kith_in "$Y" card --format vcard
+prodid="PRODID:-//kith//kith $(kith_in "$Y" --version | cut -d' ' -f2)//EN"
+check_eq $'BEGIN:VCARD\r\nVERSION:4.0\r\n'"$prodid"$'\r\nFN:Cy Young\r\nEND:VCARD\r' "$OUT" \
+  "card --format vcard before any set: the user name; no UID (the card id is everyone's)"
+expect_ok kith_in "$Y" card set email=work:cy@example.org "phone=cell:+1 555 0100" \
+  "org=Young, Young & Co" title=Pitcher "address=home:1 Elm St, Springfield" x-github=cy \
+  "needs=a catcher; gloves" birthday=--07-04
+expect_ok kith_in "$Y" card --format vcard
+kith_in "$Y" card --format vcard >"$T/cy.vcf"
+check_eq "$(wc -l <"$T/cy.vcf")" "$(grep -c $'\r$' "$T/cy.vcf")" "card vCard: CRLF line ends"
+check_eq "BEGIN:VCARD
+VERSION:4.0
+$prodid
+FN:Cy Young"'
+ORG:Young\, Young & Co
+TITLE:Pitcher
+BDAY:--0704
+EMAIL;TYPE=work:cy@example.org
+TEL;VALUE=text;TYPE=cell:+1 555 0100
+ADR;TYPE=home:;;1 Elm St;Springfield;;;
+X-KITH-NEEDS:a catcher\; gloves
+X-GITHUB:cy
+END:VCARD' "$(tr -d '\r' <"$T/cy.vcf" | grep -v '^REV:')" "card --format vcard: the exact lines"
+check_match $'\nREV:[0-9]{8}T[0-9]{6}Z\r\nEND:VCARD' "$(cat "$T/cy.vcf")" "... and REV"
+expect_ok kith_in "$Y" card show --format vcard -o "$T/cy-o.vcf"
+check_eq "" "$OUT" "card -o: nothing on stdout"
+check "card -o: the same bytes as stdout" cmp -s "$T/cy.vcf" "$T/cy-o.vcf"
+expect_ok kith_in "$Y" --json card --format vcard
+check_eq "$(cat "$T/cy.vcf")" "$(jq -j .vcard <<<"$OUT")" "card --json --format vcard: {\"vcard\": text}"
+expect_error 64 "unknown format 'xml'" kith_in "$Y" card --format xml
+expect_error 64 "-o writes the vCard" kith_in "$Y" card -o "$T/x.vcf"
+expect_error 64 "-o writes the vCard" kith_in "$Y" card --qr -o "$T/x.vcf"
+expect_error 64 "unexpected argument" kith_in "$Y" card --format vcard extra
+check "refused: no file" test ! -e "$T/x.vcf"
+
+expect_ok kith_in "$Y" card --qr
+check_eq "" "$ERR" "card --qr: nothing on stderr for a card that fits"
+check_contains "$OUT" "█" "card --qr draws blocks"
+rows=$(wc -l <<<"$OUT")
+widths=$(while IFS= read -r l; do echo "${#l}"; done <<<"$OUT" | sort -u)
+check_eq 1 "$(wc -l <<<"$widths")" "card --qr: every row as wide"
+check "card --qr: a square code (rows about half the width)" \
+  test $((widths / 2)) -le "$rows" -a "$rows" -le $((widths / 2 + 2))
+expect_ok kith_in "$Y" --json card --qr
+check_eq "$(cat "$T/cy.vcf")" "$(jq -j .vcard <<<"$OUT")" "card --json --qr: the vCard the code holds"
+check_eq '[]' "$(jq -c .left_out <<<"$OUT")" "... with nothing left out"
+# too big for a QR code: the photo goes first, then the other free fields (lower
+# case: upper-case letters and digits pack denser in a QR code)
+big=$(head -c 3000 /dev/zero | tr '\0' p)
+expect_ok kith_in "$Y" card set "x-photo=data:image/png;base64,$big"
+expect_ok kith_in "$Y" card --qr
+check_eq "kith: your card is too big for a QR code: left out x-photo" "$ERR" \
+  "card --qr: the photo left out, and said"
+check_contains "$OUT" "█" "... and the code drawn"
+expect_ok kith_in "$Y" --json card --qr
+check_eq '["x-photo"]' "$(jq -c .left_out <<<"$OUT")" "card --json --qr: left_out"
+check_contains "$(jq -r .vcard <<<"$OUT")" "X-GITHUB:cy" "... the other free fields kept"
+expect_ok kith_in "$Y" card set "x-bio=$big"
+expect_ok kith_in "$Y" --json card --qr
+check_eq '["x-photo","x-bio","x-github"]' "$(jq -c .left_out <<<"$OUT")" \
+  "then every free field"
+expect_ok kith_in "$Y" card set "title=$big"
+expect_error 65 "too big for a QR code, even without its free fields" kith_in "$Y" card --qr
+expect_ok kith_in "$Y" card --format vcard
+check_contains "$OUT" $'\r\nPHOTO:data:image/png;base64,pppp' "... while --format vcard writes the whole card"
 finish

@@ -162,7 +162,12 @@ BEFORE=$(state)
 printf '{"kith_export":1,"contacts":[{"name":"A"},' >"$T/truncated.json"
 import_refused "truncated JSON" "$T/truncated.json"
 printf 'name,email\nBob,b@example.com\n' >"$T/csv.json"
-import_refused "not JSON" "$T/csv.json"
+both 65 "nothing imported" import --format json "$T/csv.json"  # CSV, but told JSON
+check_eq "$BEFORE" "$(state)" "not JSON: nothing imported"
+printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nEND:VCARD\r\n' >"$T/nameless.vcf"
+import_refused "a vCard with nothing to name a contact by" "$T/nameless.vcf"
+printf 'colour,size\nred,10\n' >"$T/odd.csv"
+import_refused "a CSV whose header names no contact column" "$T/odd.csv"
 : >"$T/empty.json"
 import_refused "an empty file" "$T/empty.json"
 echo '{"contacts": 5}' >"$T/shape.json"

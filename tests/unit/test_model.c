@@ -78,13 +78,15 @@ static void test_field_table_consistent(void **state)
   (void)state;
   size_t n = 0;
   const struct kith_field *t = kith_fields(&n);
-  size_t base = 0, intro = 0; /* the blocks of 120+ are counted by their owners */
+  size_t base = 0, intro = 0, cadence = 0; /* the blocks of 120+: their owners' */
   for (size_t i = 0; i < n; i++) {
     base += t[i].id < 120;
-    intro += t[i].id >= 140 && t[i].id < 180;
+    intro += t[i].id >= 140 && t[i].id < 170;
+    cadence += t[i].id >= 170 && t[i].id < 180;
   }
   assert_int_equal(base, 35);
   assert_int_equal(intro, 21);
+  assert_int_equal(cadence, 2);
   for (size_t i = 0; i < n; i++) {
     assert_ptr_equal(kith_field_by_id(t[i].id), &t[i]);
     assert_ptr_equal(kith_field_by_name(t[i].kind, t[i].json), &t[i]);
@@ -99,7 +101,8 @@ static void test_field_table_consistent(void **state)
      * my peer and device records */
     bool priv = t[i].id == KITH_F_TAGS || t[i].id == KITH_F_FOLLOW_UP ||
                 t[i].id == KITH_F_LAST_CONTACTED || t[i].kind == KITH_KIND_PEER ||
-                t[i].kind == KITH_KIND_DEVICE || t[i].kind == KITH_KIND_INTRO;
+                t[i].kind == KITH_KIND_DEVICE || t[i].kind == KITH_KIND_INTRO ||
+                t[i].kind == KITH_KIND_CADENCE;
     if (t[i].id < 120 || t[i].id >= 140) /* an intro is mine; a proposal is shared */
       assert_int_equal(t[i].priv, priv);
   }
