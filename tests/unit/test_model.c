@@ -294,6 +294,14 @@ static void test_value_check(void **state)
   big[KITH_TAG_MAX] = 'a';
   big[KITH_TAG_MAX + 1] = 0;
   check_value(KITH_F_TAGS, val1(big), KITH_ETOOBIG);
+  /* folding can grow a tag past the index's limit: 100 x "¼" (200 bytes) folds to
+   * 100 x "1⁄4" (500 bytes) */
+  char quarters[2 * 100 + 1] = "";
+  for (int i = 0; i < 100; i++)
+    memcpy(quarters + 2 * i, "\xc2\xbc", 3);
+  check_value(KITH_F_TAGS, val1(quarters), KITH_ETOOBIG);
+  quarters[2 * 40] = 0; /* 40 of them fold to 200 bytes: fine */
+  check_value(KITH_F_TAGS, val1(quarters), 0);
   big[KITH_TAG_MAX + 1] = 'a';
   big[KITH_TEXT_FIELD_MAX] = 0;
   check_value(KITH_F_NAME, val1(big), 0);
