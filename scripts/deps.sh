@@ -12,6 +12,7 @@ pkgs=(
   clang libclang-rt-14-dev                  # fuzzing (libFuzzer) and sanitizers
   lmdb-utils                                # mdb_copy/mdb_dump: benchmarks, schema tests
   python3 jq                                # test and benchmark helpers
+  groff-base                                # tests/e2e/install.sh renders the man page
 )
 
 missing=()
