@@ -297,13 +297,27 @@ static ssize_t find_value(const json_t *arr, const char *field, const char *valu
   size_t i;
   json_t *v;
   bool icase = strcmp(field, "emails") == 0 || strcmp(field, "tags") == 0;
+  char *lk = strcmp(field, "links") == 0 ? linkedin_key(value) : NULL;
+  ssize_t at = -1;
   json_array_foreach(arr, i, v)
   {
     const char *s = json_string_value(v);
-    if (s && (icase ? strcasecmp(s, value) == 0 : strcmp(s, value) == 0))
-      return (ssize_t)i;
+    if (s && (icase ? strcasecmp(s, value) == 0 : strcmp(s, value) == 0)) {
+      at = (ssize_t)i;
+      break;
+    }
+    if (s && lk) { /* one LinkedIn profile, however its URL is written */
+      char *k = linkedin_key(s);
+      bool same = k && strcmp(k, lk) == 0;
+      free(k);
+      if (same) {
+        at = (ssize_t)i;
+        break;
+      }
+    }
   }
-  return -1;
+  free(lk);
+  return at;
 }
 
 /* Two addresses are the same place if every part but the kind is equal. */
@@ -333,6 +347,12 @@ static int patch_set(json_t *patch, const json_t *in, const json_t *old,
       continue;
     const char *k = kind_of(in, field, s);
     ssize_t at = find_value(json_object_get(old, field), field, s);
+    const char *same =
+        at >= 0
+            ? json_string_value(json_array_get(json_object_get(old, field), (size_t)at))
+            : NULL;
+    if (same && strcasecmp(same, s) != 0)
+      continue; /* the same LinkedIn profile, its URL written another way */
     if (at >= 0) {
       const char *oldv =
           json_string_value(json_array_get(json_object_get(old, field), (size_t)at));

@@ -34,6 +34,28 @@ say contact list --search zoe
 say contact list --search portfolio
 say contact show "${zoe:0:6}"
 say --json contact show "${raj:0:6}"
+echo; echo "# The address book you already have: an old phone's vCard export (2.1, quoted-"
+echo "# printable, Windows-1252) and LinkedIn's Connections.csv; Mei is in both and in"
+echo "# kith already, so she is merged, not duplicated"
+printf 'BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=windows-1252:M\xfcller;J\xfcrgen\r\nTEL;CELL:+49 30 901820\r\nEMAIL;INTERNET:juergen@mueller.example\r\nNOTE;ENCODING=QUOTED-PRINTABLE:Met at Berlin Energy Week=0D=0A=\r\nwants a co-founder\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Mei Chen\r\nEMAIL;TYPE=WORK:MEI.CHEN@example.org\r\nTEL;TYPE=CELL:+1 415 555 0142\r\nEND:VCARD\r\n' >"$home/phone-export.vcf"
+cat >"$home/Connections.csv" <<'EOF'
+Notes:
+"When exporting your connection data, you may notice that some of the email addresses are missing."
+
+First Name,Last Name,URL,Email Address,Company,Position,Connected On
+Mei,Chen,https://www.linkedin.com/in/meichen-example/,,Open Energy Fund,Managing Partner,12 Mar 2024
+Tomás,García,https://www.linkedin.com/in/tomas-garcia-example,,Heliox,Founder,24 Aug 2023
+EOF
+say import "$home/phone-export.vcf"
+say import "$home/Connections.csv" --dry-run
+say import "$home/Connections.csv"
+say import "$home/Connections.csv" # again: nothing changes
+echo; echo "# Follow-ups: the habit networking rests on"
+say followup "${zoe:0:6}" +1w
+say tag cadence investor 30d # see investors at least monthly
+KITH_TODAY=$(date -d '+40 days' +%F) say due # 40 days on, without a word to Mei
+say export --format vcard -o "$home/contacts.vcf" # for any other address book
+head -12 "$home/contacts.vcf"
 echo; echo "# A faithful copy: export, then import into another home (a new laptop)"
 say export -o "$home/contacts.json"
 KITH_HOME=$home/new-laptop say init --name "Ana Costa" --device new-laptop >/dev/null

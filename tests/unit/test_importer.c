@@ -106,6 +106,7 @@ static void test_match_and_merge(void **state)
                           b, f),
                       "merged");
   assert_string_equal(a, b);
+  assert_string_equal(f, "[\"org\"]"); /* the profile is there: no second link */
   /* a non-LinkedIn URL is no identity: two people, one shared company site */
   assert_string_equal(
       add(im, "{\"name\":\"P1\",\"links\":[\"https://acme.example/\"]}", a, f), "new");
