@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes N synthetic contacts as kith import JSON (no ids: new ones are given),
-or with --vcard as one vCard 3.0 file such as an address book exports (UID, N, FN,
-ORG, TITLE, typed EMAIL and TEL, ADR, CATEGORIES, NOTE; lines CRLF).
+or with --vcard as one vCard 3.0 file such as an address book exports: UID, N, FN,
+ORG, TITLE, typed EMAIL and TEL, CATEGORIES (the JSON's fields, as cards); with
+--rich also an ADR and a NOTE per card (a second record: the note). Lines CRLF.
 
-usage: gen.py N [--tagged K] [--vcard]  -- K contacts carry the tag "needle" (default 20)
-Deterministic (seeded), so runs compare.
+usage: gen.py N [--tagged K] [--vcard [--rich]]  -- K contacts carry the tag
+"needle" (default 20). Deterministic (seeded), so runs compare.
 """
 import json, random, sys
 
@@ -18,6 +19,7 @@ tags = ["climate", "design", "fintech", "founder", "investor", "hiring", "mentor
 out = sys.stdout
 if "--vcard" in sys.argv:
     w = out.write
+    rich = "--rich" in sys.argv
     for i in range(n):
         f, l = rng.choice(first), rng.choice(last)
         w("BEGIN:VCARD\r\nVERSION:3.0\r\n")
@@ -25,9 +27,11 @@ if "--vcard" in sys.argv:
         w(f"ORG:{rng.choice(orgs)}\r\nTITLE:Engineer\r\n")
         w(f"EMAIL;TYPE=INTERNET,WORK:{f.lower()}.{l.lower()}{i}@example.com\r\n")
         w(f"TEL;TYPE=CELL:+1 555 {i:07d}\r\n")
-        w(f"ADR;TYPE=WORK:;;{i} Main Street;Springfield;;{10000 + i % 90000};USA\r\n")
+        if rich:
+            w(f"ADR;TYPE=WORK:;;{i} Main Street;Springfield;;{10000 + i % 90000};USA\r\n")
         w(f"CATEGORIES:{rng.choice(tags)}\r\n")
-        w(f"NOTE:Met at the meetup\\, talked about {rng.choice(tags)}.\r\n")
+        if rich:
+            w(f"NOTE:Met at the meetup\\, talked about {rng.choice(tags)}.\r\n")
         w("END:VCARD\r\n")
     sys.exit(0)
 out.write('{"contacts":[\n')

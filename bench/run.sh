@@ -68,7 +68,11 @@ hyperfine -N --runs 5 --export-json "$work/export.json" \
   "$k --home $work/h100k export -o $work/e100k.json"
 
 [ -f "$work/v100k.vcf" ] || python3 bench/gen.py 100000 --vcard > "$work/v100k.vcf"
-echo "== import 100,000 vCards (fresh store each run)"
+[ -f "$work/v100k-rich.vcf" ] || python3 bench/gen.py 100000 --vcard --rich > "$work/v100k-rich.vcf"
+echo "== import 100,000 vCards, then 100,000 with an address and a note each (fresh store each run)"
+hyperfine -N --runs 5 --export-json "$work/import-vcard-rich.json" \
+  --prepare "bash -c 'rm -rf $work/hv && $k --home $work/hv init >/dev/null'" \
+  "$k --home $work/hv import $work/v100k-rich.vcf"
 hyperfine -N --runs 5 --export-json "$work/import-vcard.json" \
   --prepare "bash -c 'rm -rf $work/hv && $k --home $work/hv init >/dev/null'" \
   "$k --home $work/hv import $work/v100k.vcf"
@@ -110,6 +114,7 @@ def mean(f):
     return r["mean"], r["stddev"]
 for name, f, unit in [("import 100k JSON", "import.json", "s"), ("export 100k JSON", "export.json", "s"),
                       ("import 100k vCard", "import-vcard.json", "s"), ("export 100k vCard", "export-vcard.json", "s"),
+                      ("import 100k rich vCard", "import-vcard-rich.json", "s"),
                       ("contact show, 1M store", "show.json", "ms"), ("list --tag (20 of 1M)", "tag.json", "ms")]:
     m, s = mean(f)
     k = 1000 if unit == "ms" else 1

@@ -121,8 +121,15 @@ static char *email_key(const char *e)
 static char *name_key(const char *name)
 {
   char *f = NULL;
-  if (!*name || kith_fold(name, &f) != 0)
+  if (!*name)
     return NULL;
+  const char *p = name;
+  while (*p && (unsigned char)*p < 0x80)
+    p++;
+  if (*p ? kith_fold(name, &f) != 0 : !(f = strdup(name)))
+    return NULL;
+  if (!*p)
+    lower(f); /* plain ASCII folds to its lower case */
   size_t n = strlen(f);
   char *k = malloc(n + 3);
   if (k) {
@@ -166,12 +173,13 @@ static char *linkedin_key(const char *url)
 }
 
 /* Calls fn with each match key of a contact object (kith_json_record's or a
- * reader's); id is the contact's own id when it has one (its urn:uuid: form is a
- * key too). Stops at fn's first non-zero return. */
+ * reader's); id is the contact's own id when it has one, and with own_uuid its
+ * urn:uuid: form is a key too (a contact created by this import needs none: no
+ * file names an id that did not exist). Stops at fn's first non-zero return. */
 typedef int (*key_fn)(kith_importer *im, char *key, const uint8_t *id, void *arg);
 
-static int each_key(kith_importer *im, const json_t *c, const uint8_t *id, key_fn fn,
-                    void *arg)
+static int each_key(kith_importer *im, const json_t *c, const uint8_t *id,
+                    bool own_uuid, key_fn fn, void *arg)
 {
   int rc = 0;
   size_t strong = 0; /* keys offered before the name */
@@ -180,7 +188,7 @@ static int each_key(kith_importer *im, const json_t *c, const uint8_t *id, key_f
   char *k;
   if (uid && (k = uid_key(uid)) && (++strong, rc = fn(im, k, id, arg)) != 0)
     return rc;
-  if (id) {
+  if (id && own_uuid) {
     char hex[2 * KITH_ID_LEN + 1], uuid[40];
     kith_hex_encode(id, KITH_ID_LEN, hex);
     snprintf(uuid, sizeof uuid, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
@@ -238,7 +246,7 @@ static int index_one(void *arg, const uint8_t id[KITH_ID_LEN])
     return rc == KITH_ENOTFOUND ? 0 : rc;
   if (!rec->deleted && rec->kind == KITH_KIND_CONTACT) {
     json_t *j = kith_json_record(im->txn, rec, 0);
-    rc = j ? each_key(im, j, id, index_key, NULL) : KITH_ENOMEM;
+    rc = j ? each_key(im, j, id, true, index_key, NULL) : KITH_ENOMEM;
     json_decref(j);
   }
   kith_record_free(rec);
@@ -468,12 +476,15 @@ static int make_patch(const json_t *in, const json_t *old, json_t *patch,
   return 0;
 }
 
-static int import_obj(kith_importer *im, json_t *obj)
+/* Imports obj; a new contact's id (obj without "id") comes back in id. */
+static int import_obj(kith_importer *im, const json_t *obj, uint8_t id[KITH_ID_LEN])
 {
   struct kith_import_stats st;
   int rc = kith_json_import(im->txn, obj, &st, im->err, sizeof im->err);
-  if (rc == 0)
+  if (rc == 0) {
     im->counts.notes += st.notes;
+    memcpy(id, st.last_contact, KITH_ID_LEN);
+  }
   return rc;
 }
 
@@ -490,30 +501,30 @@ int kith_importer_add(kith_importer *im, const json_t *c, json_t **change)
   im->err[0] = 0;
   if (!fields)
     return KITH_ENOMEM;
-  rc = each_key(im, c, NULL, lookup_key, id);
+  rc = each_key(im, c, NULL, false, lookup_key, id);
   if (rc < 0)
     goto out;
-  if (rc == 0) { /* no match: a new contact, with an id we know */
-    kith_random_id(id);
-    kith_hex_encode(id, KITH_ID_LEN, hex);
+  if (rc == 0) { /* no match: a new contact, as the reader gave it */
     action = "new";
-    if (!(patch = json_deep_copy(c)) ||
-        json_object_set_new(patch, "id", json_string(hex))) {
-      rc = KITH_ENOMEM;
+    if (json_object_get(c, "id")) { /* a reader never sets one */
+      snprintf(im->err, sizeof im->err, "a contact read from a file has an id");
+      rc = KITH_EINVAL;
       goto out;
     }
-    const char *key;
-    json_t *val;
-    json_object_foreach(patch, key, val)
-    {
-      if (strcmp(key, "id") && strcmp(key, "kinds") &&
-          json_array_append_new(fields, json_string(key))) {
-        rc = KITH_ENOMEM;
-        goto out;
+    if ((rc = import_obj(im, c, id)) != 0)
+      goto out;
+    kith_hex_encode(id, KITH_ID_LEN, hex);
+    if (change) {
+      const char *key;
+      json_t *val;
+      json_object_foreach((json_t *)c, key, val)
+      {
+        if (strcmp(key, "kinds") && json_array_append_new(fields, json_string(key))) {
+          rc = KITH_ENOMEM;
+          goto out;
+        }
       }
     }
-    if ((rc = import_obj(im, patch)) != 0)
-      goto out;
     im->counts.created++;
   } else {
     kith_hex_encode(id, KITH_ID_LEN, hex);
@@ -531,13 +542,14 @@ int kith_importer_add(kith_importer *im, const json_t *c, json_t **change)
       im->counts.unchanged++;
     } else {
       action = "merged";
-      if ((rc = import_obj(im, patch)) != 0)
+      uint8_t same[KITH_ID_LEN];
+      if ((rc = import_obj(im, patch, same)) != 0)
         goto out;
       im->counts.merged++;
     }
   }
   /* later contacts in the same file find this one by the keys it brought */
-  if ((rc = each_key(im, c, id, index_key, NULL)) != 0)
+  if ((rc = each_key(im, c, id, false, index_key, NULL)) != 0)
     goto out;
   if (change) {
     const char *name = json_string_value(json_object_get(c, "name"));

@@ -631,6 +631,7 @@ static int import_record(struct imp *im, int kind, const json_t *obj,
       return rc;
   }
   if (kind == KITH_KIND_CONTACT) {
+    memcpy(im->stats->last_contact, id, KITH_ID_LEN);
     if (existed)
       im->stats->contacts_merged++;
     else

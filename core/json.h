@@ -43,6 +43,7 @@ const char *kith_record_text(const struct kith_record *rec, uint8_t field);
 
 struct kith_import_stats {
   size_t contacts_new, contacts_merged, notes;
+  uint8_t last_contact[KITH_ID_LEN]; /* the id of the last contact imported */
 };
 
 /* Applies a JSON document (an export, an array of contacts, or one contact) in
