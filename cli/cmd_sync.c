@@ -203,13 +203,26 @@ static uint32_t minute_now(void)
 struct one {
   bool done;
   int net;
+  kith_link *l;
+  uv_timer_t tick; /* redraws the progress line (a terminal only) */
+  struct cli_progress progress;
 };
+
+static void one_tick(uv_timer_t *t)
+{
+  struct one *o = t->data;
+  const struct kith_sync_stats *st = kith_link_sync_stats(o->l);
+  if (st)
+    cli_progress_update(&o->progress, st->sent + st->received);
+}
 
 static void one_done(void *arg, int result)
 {
   struct one *o = arg;
   o->done = true;
   o->net = result;
+  uv_timer_stop(&o->tick);
+  uv_close((uv_handle_t *)&o->tick, NULL);
 }
 
 struct outcome {
@@ -256,7 +269,7 @@ static int sync_once(struct cli *cli, const char *addr_text, const uint8_t pk[32
 {
   struct sockaddr_storage addr;
   kith_link *l = NULL;
-  struct one one = {false, 0};
+  struct one one = {.done = false};
   if (kith_net_parse_addr(addr_text, &addr) != 0) {
     o->net = KITH_EINVAL;
     return 0;
@@ -266,10 +279,22 @@ static int sync_once(struct cli *cli, const char *addr_text, const uint8_t pk[32
     return cli_fail(rc, "cannot start the sync");
   uv_loop_t *loop = uv_default_loop();
   struct kith_net_limits lim = kith_net_limits_default();
+  one.l = l;
+  uv_timer_init(loop, &one.tick);
+  one.tick.data = &one;
   rc = kith_net_connect(loop, (struct sockaddr *)&addr, &lim, &kith_link_vt, l,
                         one_done, &one);
-  if (rc == 0)
+  if (rc == 0) {
+    /* records moved so far, on stderr if it is a terminal: a first sync of a big
+     * store takes a while */
+    cli_progress_start(&one.progress, "syncing", 0);
+    uv_timer_start(&one.tick, one_tick, 100, 100);
     uv_run(loop, UV_RUN_DEFAULT); /* bounded by net/: connect, handshake, idle */
+    cli_progress_end(&one.progress);
+  } else {
+    uv_close((uv_handle_t *)&one.tick, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+  }
   kith_link_result(l, &o->r);
   json_decref(o->spaces);
   o->spaces = space_counts(cli->st, kith_link_sync_stats(l));
