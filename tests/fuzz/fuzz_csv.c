@@ -19,65 +19,7 @@
 #include "core/json.h"
 #include "core/model.h"
 #include "proto/reg.h"
-
-/* A fixed clock, 2026-11-30. */
-static uint64_t fixed_now(void)
-{
-  return 1796000000000ull;
-}
-
-static char home[64];
-static kith_store *st;
-
-static void cleanup(void)
-{
-  kith_store_close(st);
-  char path[128];
-  const char *files[] = {"data.mdb", "lock.mdb"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(path, sizeof path, "%s/%s", home, files[i]);
-    unlink(path);
-  }
-  rmdir(home);
-}
-
-static void setup(void)
-{
-  struct kith_store_opts o = {fixed_now, (size_t)256 << 20};
-  char dir[] = "/tmp/kith-fuzz-XXXXXX";
-  if (!mkdtemp(dir))
-    abort();
-  snprintf(home, sizeof home, "%s", dir);
-  if (kith_store_init(home, "fuzz", "fuzz", &o, &st) != 0)
-    abort();
-  atexit(cleanup);
-}
-
-static void check_text(const json_t *j)
-{
-  const char *key;
-  json_t *v;
-  size_t i;
-  switch (json_typeof(j)) {
-  case JSON_STRING:
-    if (!kith_utf8_valid(json_string_value(j), json_string_length(j)))
-      abort();
-    break;
-  case JSON_ARRAY:
-    json_array_foreach(j, i, v) check_text(v);
-    break;
-  case JSON_OBJECT:
-    json_object_foreach((json_t *)j, key, v)
-    {
-      if (!kith_utf8_valid(key, strlen(key)))
-        abort();
-      check_text(v);
-    }
-    break;
-  default:
-    abort(); /* a reader makes strings, arrays and objects only */
-  }
-}
+#include "tests/fuzz/fuzz_store.h"
 
 struct again {
   const char *name;
@@ -104,7 +46,7 @@ static int on_contact(void *arg, json_t *c, size_t line)
   const char *name = json_string_value(json_object_get(c, "name"));
   if (!name || !*name || line == 0)
     abort();
-  check_text(c);
+  fuzz_check_text(c, false);
   contacts++;
 
   struct kith_import_stats stats;
@@ -142,15 +84,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   static const enum kith_csv_layout layouts[] = {KITH_CSV_AUTO, KITH_CSV_GOOGLE,
                                                  KITH_CSV_OUTLOOK, KITH_CSV_LINKEDIN,
                                                  KITH_CSV_GENERIC};
-  if (!st)
-    setup();
   struct kith_import_sink sink = {on_contact, on_skip, NULL};
   /* the guess always, and one layout forced (which one, from the size) */
   for (size_t i = 0; i < 2; i++) {
     contacts = 0;
     enum kith_csv_layout layout = i ? layouts[1 + size % 4] : KITH_CSV_AUTO;
     round_trip = !i;
-    if (kith_txn_begin(st, true, &txn) != 0)
+    if (kith_txn_begin(fuzz_store(), true, &txn) != 0)
       abort();
     int rc = kith_csv_read((const char *)data, size, layout, &sink);
     kith_txn_abort(txn);

@@ -15,39 +15,14 @@
 
 #include "core/json.h"
 #include "core/model.h"
+#include "tests/fuzz/fuzz_store.h"
 
-/* A fixed clock, 2026-11-30: the corpus stamps (2026-11-25) are accepted. */
-static uint64_t fixed_now(void)
-{
-  return 1796000000000ull;
-}
-
-static char home[64];
 static kith_store *st;
 
-static void cleanup(void)
-{
-  kith_store_close(st);
-  char path[128];
-  const char *files[] = {"data.mdb", "lock.mdb"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(path, sizeof path, "%s/%s", home, files[i]);
-    unlink(path);
-  }
-  rmdir(home);
-}
-
+/* The shared store (fuzz_store.h), with two contacts that imports can merge into. */
 static void setup(void)
 {
-  struct kith_store_opts o = {fixed_now, (size_t)256 << 20};
-  char dir[] = "/tmp/kith-fuzz-XXXXXX";
-  if (!mkdtemp(dir))
-    abort();
-  snprintf(home, sizeof home, "%s", dir);
-  if (kith_store_init(home, "fuzz", "fuzz", &o, &st) != 0)
-    abort();
-  atexit(cleanup);
-  /* two contacts that imports can merge into */
+  st = fuzz_store();
   kith_txn *t = NULL;
   uint8_t a[KITH_ID_LEN] = {0x00, 0x11, 0x22, 0x33}, b[KITH_ID_LEN] = {0xab, 0xcd};
   const char *name = "Ada";

@@ -16,61 +16,7 @@
 #include "core/model.h"
 #include "core/vcard.h"
 #include "proto/reg.h"
-
-static uint64_t fixed_now(void)
-{
-  return 1796000000000ull;
-}
-
-static char home[64];
-static kith_store *st;
-
-static void cleanup(void)
-{
-  kith_store_close(st);
-  char path[128];
-  const char *files[] = {"data.mdb", "lock.mdb"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(path, sizeof path, "%s/%s", home, files[i]);
-    unlink(path);
-  }
-  rmdir(home);
-}
-
-static void setup(void)
-{
-  struct kith_store_opts o = {fixed_now, (size_t)256 << 20};
-  char dir[] = "/tmp/kith-fuzz-XXXXXX";
-  if (!mkdtemp(dir))
-    abort();
-  snprintf(home, sizeof home, "%s", dir);
-  if (kith_store_init(home, "fuzz", "fuzz", &o, &st) != 0)
-    abort();
-  atexit(cleanup);
-}
-
-static void check_strings(const json_t *v)
-{
-  if (json_is_string(v)) {
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    if (!kith_utf8_valid(s, n) || strlen(s) != n || (n && s[n - 1] == '\r'))
-      abort();
-  } else if (json_is_array(v)) {
-    size_t i;
-    json_t *e;
-    json_array_foreach(v, i, e) check_strings(e);
-  } else if (json_is_object(v)) {
-    const char *k;
-    json_t *e;
-    json_object_foreach((json_t *)v, k, e)
-    {
-      if (!kith_utf8_valid(k, strlen(k)))
-        abort();
-      check_strings(e);
-    }
-  }
-}
+#include "tests/fuzz/fuzz_store.h"
 
 struct run {
   size_t lines; /* lines in the input, at most */
@@ -84,10 +30,10 @@ static int on_contact(void *arg, json_t *c, size_t line)
   const char *name = json_string_value(json_object_get(c, "name"));
   if (!name || !*name || line < 1 || line > r->lines)
     abort();
-  check_strings(c);
+  fuzz_check_text(c, true);
   struct kith_import_stats stats;
   char err[512] = "";
-  if (!r->txn && kith_txn_begin(st, true, &r->txn) != 0)
+  if (!r->txn && kith_txn_begin(fuzz_store(), true, &r->txn) != 0)
     abort();
   int rc = kith_json_import(r->txn, c, &stats, err, sizeof err);
   if (rc != 0) {
@@ -108,8 +54,6 @@ static void on_skip(void *arg, size_t line, const char *why)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  if (!st)
-    setup();
   /* a UTF-16 file has as many lines as its UTF-8 text; a CR-only file as CRs */
   struct run r = {1, 0, NULL};
   for (size_t i = 0; i < size; i++)
