@@ -86,6 +86,19 @@ static void lower(char *s)
     *s = (char)tolower((unsigned char)*s);
 }
 
+/* A key: tag (one letter) ":" text[0..n), lowercased; NULL if out of memory. */
+static char *make_key(char tag, const char *text, size_t n)
+{
+  char *k = malloc(n + 3);
+  if (!k)
+    return NULL;
+  k[0] = tag, k[1] = ':';
+  memcpy(k + 2, text, n);
+  k[n + 2] = 0;
+  lower(k);
+  return k;
+}
+
 /* "u:" + the UID lowercased, a urn:uuid: prefix dropped; NULL if empty. */
 static char *uid_key(const char *uid)
 {
@@ -93,49 +106,27 @@ static char *uid_key(const char *uid)
     uid++;
   if (strncasecmp(uid, "urn:uuid:", 9) == 0)
     uid += 9;
-  if (!*uid)
-    return NULL;
-  size_t n = strlen(uid);
-  char *k = malloc(n + 3);
-  if (!k)
-    return NULL;
-  memcpy(k, "u:", 2);
-  memcpy(k + 2, uid, n + 1);
-  lower(k);
-  return k;
+  return *uid ? make_key('u', uid, strlen(uid)) : NULL;
 }
 
 static char *email_key(const char *e)
 {
-  size_t n = strlen(e);
-  char *k = malloc(n + 3);
-  if (!k)
-    return NULL;
-  memcpy(k, "e:", 2);
-  memcpy(k + 2, e, n + 1);
-  lower(k);
-  return k;
+  return make_key('e', e, strlen(e));
 }
 
-/* "n:" + the name folded (case and accents aside). */
+/* "n:" + the name folded (case and accents aside; plain ASCII folds to its lower
+ * case, without utf8proc). */
 static char *name_key(const char *name)
 {
-  char *f = NULL;
-  if (!*name)
-    return NULL;
   const char *p = name;
   while (*p && (unsigned char)*p < 0x80)
     p++;
-  if (*p ? kith_fold(name, &f) != 0 : !(f = strdup(name)))
-    return NULL;
   if (!*p)
-    lower(f); /* plain ASCII folds to its lower case */
-  size_t n = strlen(f);
-  char *k = malloc(n + 3);
-  if (k) {
-    memcpy(k, "n:", 2);
-    memcpy(k + 2, f, n + 1);
-  }
+    return *name ? make_key('n', name, strlen(name)) : NULL;
+  char *f = NULL;
+  if (kith_fold(name, &f) != 0)
+    return NULL;
+  char *k = make_key('n', f, strlen(f)); /* folded text is lower case already */
   free(f);
   return k;
 }
@@ -162,14 +153,9 @@ static char *linkedin_key(const char *url)
   size_t sl = strcspn(slug, "/?#");
   if (sl == 0)
     return NULL;
-  char *k = malloc(sl + 20);
-  if (!k)
-    return NULL;
-  memcpy(k, "l:linkedin.com/in/", 18);
-  memcpy(k + 18, slug, sl);
-  k[18 + sl] = 0;
-  lower(k);
-  return k;
+  char path[512];
+  int n = snprintf(path, sizeof path, "linkedin.com/in/%.*s", (int)sl, slug);
+  return n > 0 && (size_t)n < sizeof path ? make_key('l', path, (size_t)n) : NULL;
 }
 
 /* Calls fn with each match key of a contact object (kith_json_record's or a
