@@ -1131,11 +1131,7 @@ int kith_record_resolve(kith_txn *t, int kind, const char *prefix,
   if (n == 0 || n > 2 * KITH_ID_LEN)
     return KITH_EINVAL;
   for (size_t i = 0; i < n; i++) {
-    char ch = prefix[i];
-    int v = ch >= '0' && ch <= '9'   ? ch - '0'
-            : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-            : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                     : -1;
+    int v = kith_hex_digit(prefix[i]);
     if (v < 0)
       return KITH_EINVAL;
     lo[1 + i / 2] |= (uint8_t)(i % 2 ? v : v << 4);

@@ -99,6 +99,7 @@
 
 #include "core/charset.h"
 #include "core/model.h"
+#include "proto/hex.h"
 #include "proto/reg.h"
 
 #define NAME_MAX_LEN 128   /* property names, groups: longer ones are refused */
@@ -385,25 +386,14 @@ static bool b64_line(const char *l, size_t n)
   return n > 0;
 }
 
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Quoted-printable in place; an '=' not followed by two hex digits is data. */
 static size_t qp_decode(char *s, size_t n)
 {
   size_t j = 0;
   for (size_t i = 0; i < n; i++) {
     int hi, lo;
-    if (s[i] == '=' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-        (lo = hexval(s[i + 2])) >= 0) {
+    if (s[i] == '=' && i + 2 < n && (hi = kith_hex_digit(s[i + 1])) >= 0 &&
+        (lo = kith_hex_digit(s[i + 2])) >= 0) {
       s[j++] = (char)(hi * 16 + lo);
       i += 2;
     } else {

@@ -14,7 +14,7 @@ void kith_hex_encode(const uint8_t *in, size_t n, char *out)
   out[2 * n] = '\0';
 }
 
-static int nibble(char c)
+int kith_hex_digit(char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -30,7 +30,7 @@ int kith_hex_decode(const char *s, uint8_t *out, size_t n)
   if (strlen(s) != 2 * n)
     return KITH_EBADMSG;
   for (size_t i = 0; i < n; i++) {
-    int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+    int hi = kith_hex_digit(s[2 * i]), lo = kith_hex_digit(s[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return KITH_EBADMSG;
     out[i] = (uint8_t)(hi << 4 | lo);
