@@ -328,20 +328,8 @@ static int proposal_create(kith_txn *txn, const uint8_t gid[16],
                            const uint8_t id[KITH_ID_LEN])
 {
   uint32_t space;
-  struct kith_reg k = {0};
   int rc = kith_space_local(txn, gid, true, &space);
-  if (rc)
-    return rc;
-  const char *name = kith_kind_name(KITH_KIND_PROPOSAL);
-  memcpy(k.ent, id, KITH_ID_LEN);
-  k.field = KITH_F_KIND;
-  k.space = space;
-  k.val = kith_value_new(1, &name);
-  rc = k.val ? kith_txn_stamp(txn, &k.stamp) : KITH_ENOMEM;
-  if (rc == 0)
-    rc = kith_txn_put(txn, &k, NULL);
-  kith_reg_clear(&k);
-  return rc;
+  return rc ? rc : kith_record_create_in(txn, KITH_KIND_PROPOSAL, space, id);
 }
 
 int kith_intro_propose(kith_txn *txn, const struct kith_intro_party p[static 2],
@@ -797,17 +785,8 @@ static int roster_relay(kith_txn *txn, const uint8_t gid[16], const char *parts[
   struct kith_reg k = {0};
   kith_roster_id(gid, rid);
   int rc = kith_space_local(txn, gid, true, &space);
-  if (rc == 0 &&
-      (rc = kith_txn_get(txn, rid, KITH_F_KIND, NULL, &k)) == KITH_ENOTFOUND) {
-    const char *name = kith_kind_name(KITH_KIND_ROSTER);
-    memcpy(k.ent, rid, KITH_ID_LEN);
-    k.field = KITH_F_KIND;
-    k.space = space;
-    k.val = kith_value_new(1, &name);
-    rc = k.val ? kith_txn_stamp(txn, &k.stamp) : KITH_ENOMEM;
-    if (rc == 0)
-      rc = kith_txn_put(txn, &k, NULL);
-  }
+  if (rc == 0 && (rc = kith_txn_get(txn, rid, KITH_F_KIND, NULL, &k)) == KITH_ENOTFOUND)
+    rc = kith_record_create_in(txn, KITH_KIND_ROSTER, space, rid);
   kith_reg_clear(&k);
   if (rc)
     return rc;
