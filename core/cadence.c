@@ -12,17 +12,6 @@
 
 /* ---- days ------------------------------------------------------------------ */
 
-static bool leap(int y)
-{
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int y, int m)
-{
-  static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && leap(y) ? 29 : d[m - 1];
-}
-
 /* Days from 0001-01-01 to January 1st of year y. */
 static int32_t year_start(int y)
 {
@@ -36,7 +25,7 @@ int32_t kith_day_from_civil(int y, int m, int d)
 {
   int32_t n = year_start(y);
   for (int i = 1; i < m; i++)
-    n += month_days(y, i);
+    n += kith_month_days(y, i);
   return n + d - 1 - EPOCH_OFFSET;
 }
 
@@ -51,8 +40,8 @@ void kith_day_to_civil(int32_t day, int *y, int *m, int *d)
     yy++;
   n -= year_start(yy);
   int mm = 1;
-  while (n >= month_days(yy, mm))
-    n -= month_days(yy, mm++);
+  while (n >= kith_month_days(yy, mm))
+    n -= kith_month_days(yy, mm++);
   *y = yy, *m = mm, *d = (int)n + 1;
 }
 
@@ -72,7 +61,7 @@ bool kith_day_parse(const char *s, int32_t *day)
   if (!s || strlen(s) < 10 || s[4] != '-' || s[7] != '-' || (s[10] && s[10] != 'T'))
     return false;
   int y = digits(s, 4), m = digits(s + 5, 2), d = digits(s + 8, 2);
-  if (y < 1 || m < 1 || m > 12 || d < 1 || d > month_days(y, m))
+  if (y < 1 || m < 1 || m > 12 || d < 1 || d > kith_month_days(y, m))
     return false;
   *day = kith_day_from_civil(y, m, d);
   return true;
@@ -92,8 +81,8 @@ int32_t kith_day_add_months(int32_t day, int months)
   kith_day_to_civil(day, &y, &m, &d);
   int total = y * 12 + (m - 1) + months;
   y = total / 12, m = total % 12 + 1;
-  if (d > month_days(y, m))
-    d = month_days(y, m);
+  if (d > kith_month_days(y, m))
+    d = kith_month_days(y, m);
   return kith_day_from_civil(y, m, d);
 }
 

@@ -236,7 +236,7 @@ static bool digits(const char *s, int n)
   return true;
 }
 
-static int days_in(int year, int mon)
+int kith_month_days(int year, int mon)
 {
   static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (mon == 2 && year >= 0)
@@ -263,7 +263,7 @@ bool kith_date_valid(const char *s)
   } else {
     return false;
   }
-  if (mon < 1 || mon > 12 || day < 1 || day > days_in(year, mon))
+  if (mon < 1 || mon > 12 || day < 1 || day > kith_month_days(year, mon))
     return false;
   if (*t == 0)
     return true;

@@ -216,6 +216,10 @@ void kith_record_list_clear(struct kith_record_list *l); /* frees all; reusable 
 int kith_notes_load(kith_txn *txn, const uint8_t *contact,
                     struct kith_record_list *l) KITH_MUST_CHECK;
 
+/* The days in month mon (1-12) of year, leap years counted; a year < 0 (a
+ * birthday without one) gives February 29. */
+int kith_month_days(int year, int mon);
+
 /* A real calendar date, YYYY-MM-DD (leap years counted) or --MM-DD (a birthday
  * without a year; --02-29 allowed), optionally followed by THH:MM[:SS[.fff]][Z]. */
 bool kith_date_valid(const char *s);
